@@ -1,0 +1,41 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Each creates and fills its own virtual environment in .venv; nothing installed on
+# the machine is used except a Python >= 3.11 interpreter.
+
+SHELL := /bin/bash
+VENV  := .venv
+# Prefer python3.13 (the Lambda runtime) when it actually runs, else 3.12, else python3.
+# An interpreter is chosen by running it, not by finding it on PATH (pyenv shims exist
+# for versions that are not selected and fail when run).
+PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
+	$$c -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$c; break; }; done)
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test lint unit template demo clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.11 found (tried python3.13, python3.12, python3)"; exit 1; }
+	@echo "==> creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: $(STAMP)
+	$(BIN)/pytest -n 2 tests
+
+template: $(STAMP)
+	$(BIN)/pytest tests/template
+
+test: lint
+	$(BIN)/pytest -n 2 tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam

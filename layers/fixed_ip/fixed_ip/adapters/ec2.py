@@ -1,0 +1,113 @@
+"""EC2 adapter: instances and pool ENIs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from fixed_ip.adapters import error_code
+from fixed_ip.errors import AttachRejected, EniGone, EniInUse, InstanceGone
+from fixed_ip.models import Instance, Interface, PoolEni
+from fixed_ip.ports import Compute
+
+GROUP_TAG = "aws:autoscaling:groupName"
+
+
+def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+class Ec2Compute(Compute):
+    def __init__(self, client: Any, *, hostname_tag_key: str = "HostName") -> None:
+        self.client = client
+        self.hostname_tag_key = hostname_tag_key
+
+    def describe_instance(self, instance_id: str) -> Instance | None:
+        try:
+            resp = self.client.describe_instances(InstanceIds=[instance_id])
+        except ClientError as exc:
+            if error_code(exc) in {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}:
+                return None
+            raise
+        for reservation in resp.get("Reservations", []):
+            for raw in reservation.get("Instances", []):
+                if raw.get("InstanceId") == instance_id:
+                    return self._instance(raw)
+        return None
+
+    @staticmethod
+    def _instance(raw: dict[str, Any]) -> Instance:
+        interfaces = tuple(
+            Interface(
+                eni_id=ni["NetworkInterfaceId"],
+                device_index=int(ni.get("Attachment", {}).get("DeviceIndex", 0)),
+            )
+            for ni in raw.get("NetworkInterfaces", [])
+        )
+        return Instance(
+            instance_id=raw["InstanceId"],
+            state=raw.get("State", {}).get("Name", "unknown"),
+            az=raw.get("Placement", {}).get("AvailabilityZone", ""),
+            vpc_id=raw.get("VpcId"),
+            group=_tags(raw.get("Tags")).get(GROUP_TAG),
+            interfaces=interfaces,
+        )
+
+    def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
+        # Server-side filters keep the read to this pool in this AZ and VPC; pagination
+        # covers pools larger than a page. (moto ignores MaxResults; AWS honours it.)
+        filters = [
+            {"Name": f"tag:{tag_key}", "Values": [pool]},
+            {"Name": "availability-zone", "Values": [az]},
+        ]
+        if vpc_id:
+            filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+        paginator = self.client.get_paginator("describe_network_interfaces")
+        enis = []
+        for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 1000}):
+            for raw in page.get("NetworkInterfaces", []):
+                enis.append(self._eni(raw))
+        return enis
+
+    def _eni(self, raw: dict[str, Any]) -> PoolEni:
+        tags = _tags(raw.get("TagSet"))
+        attachment = raw.get("Attachment") or {}
+        instance_id = attachment.get("InstanceId")
+        return PoolEni(
+            eni_id=raw["NetworkInterfaceId"],
+            ip=raw.get("PrivateIpAddress", ""),
+            az=raw.get("AvailabilityZone", ""),
+            subnet_id=raw.get("SubnetId", ""),
+            vpc_id=raw.get("VpcId", ""),
+            status=raw.get("Status", "unknown"),
+            host_name=tags.get(self.hostname_tag_key),
+            instance_id=instance_id,
+            device_index=attachment.get("DeviceIndex") if instance_id else None,
+            attachment_id=attachment.get("AttachmentId") if instance_id else None,
+            tags=tags,
+        )
+
+    def attach(self, *, eni_id: str, instance_id: str, device_index: int) -> str:
+        try:
+            resp = self.client.attach_network_interface(
+                NetworkInterfaceId=eni_id, InstanceId=instance_id, DeviceIndex=device_index
+            )
+        except ClientError as exc:
+            code = error_code(exc)
+            ctx = {"eni_id": eni_id, "instance_id": instance_id, "aws_error": code}
+            if code == "InvalidNetworkInterface.InUse":
+                raise EniInUse(f"{eni_id} is already attached", **ctx) from exc
+            if code == "InvalidNetworkInterfaceID.NotFound":
+                raise EniGone(f"{eni_id} no longer exists", **ctx) from exc
+            if code in {"InvalidInstanceID.NotFound", "IncorrectInstanceState"}:
+                raise InstanceGone(f"{instance_id} cannot take an ENI ({code})", **ctx) from exc
+            if code == "InvalidParameterValue":
+                raise AttachRejected(f"attach of {eni_id} to {instance_id} refused", **ctx) from exc
+            raise
+        return str(resp.get("AttachmentId", ""))
+
+    def tag_instance(self, instance_id: str, tags: dict[str, str]) -> None:
+        self.client.create_tags(
+            Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        )

@@ -1,0 +1,162 @@
+"""From a raw event to a completed lifecycle action: validation, the use case, and the
+final decision line and metrics. The Lambda handler is only the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fixed_ip.errors import ConfigurationError, InvalidEvent, Transient
+from fixed_ip.launch import LaunchOutcome, LaunchUseCase
+from fixed_ip.models import (
+    LAUNCH_DETAIL_TYPE,
+    LAUNCHING,
+    HookMetadata,
+    LaunchRequest,
+    LifecycleEvent,
+    parse_lifecycle_event,
+)
+from fixed_ip.observability import PowertoolsObserver
+from fixed_ip.ports import Clock
+from fixed_ip.settings import Settings
+
+REFUSED = "REFUSED"
+
+
+def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
+    """The use case's input from a validated event; InvalidEvent when it is not a launch
+    action of a managed hook, or its metadata is wrong."""
+    detail = event.detail
+    if event.detail_type != LAUNCH_DETAIL_TYPE or detail.LifecycleTransition != LAUNCHING:
+        raise InvalidEvent(
+            f"this function handles launch lifecycle actions; got {event.detail_type!r} "
+            f"({detail.LifecycleTransition})"
+        )
+    if not detail.LifecycleHookName.startswith(settings.hook_prefix):
+        raise InvalidEvent(
+            f"hook {detail.LifecycleHookName!r} is not managed: managed hook names start "
+            f"with {settings.hook_prefix!r}"
+        )
+    metadata = HookMetadata.from_notification(detail.NotificationMetadata)
+    try:
+        return LaunchRequest(
+            instance_id=detail.EC2InstanceId,
+            group=detail.AutoScalingGroupName,
+            hook=detail.LifecycleHookName,
+            token=detail.LifecycleActionToken,
+            pool=metadata.pool or detail.AutoScalingGroupName,
+            device_index=metadata.device_index or settings.device_index,
+        )
+    except ValueError as exc:
+        raise InvalidEvent(
+            f"group name {detail.AutoScalingGroupName!r} cannot be a pool name; name the "
+            'pool in the hook\'s NotificationMetadata: {"pool": "..."}'
+        ) from exc
+
+
+class LaunchController:
+    def __init__(self, use_case: LaunchUseCase, settings: Settings, clock: Clock) -> None:
+        self.use_case = use_case
+        self.settings = settings
+        self.clock = clock
+
+    def handle(
+        self, event: object, observer: PowertoolsObserver, remaining_ms: int
+    ) -> dict[str, Any]:
+        started = self.clock.monotonic()
+        try:
+            req = launch_request(parse_lifecycle_event(event), self.settings)
+        except InvalidEvent as exc:
+            return refuse(observer, exc)
+        observer.add_secret(req.token)
+        observer.bind(instance_id=req.instance_id, group=req.group, hook=req.hook, pool=req.pool)
+        observer.dimension("Pool", req.pool)
+        deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        try:
+            out = self.use_case.run(req, deadline=deadline, observer=observer)
+        except InvalidEvent as exc:
+            return refuse(observer, exc)
+        except Transient as exc:
+            observer.metric("Retries")
+            observer.decision("retry_later", level="warning", reason=exc.reason, detail=str(exc))
+            raise
+        except Exception as exc:
+            observer.metric("Errors")
+            observer.decision(
+                "error", level="error", reason=type(exc).__name__, detail=_aws_code(exc)
+            )
+            raise
+        return self._report(observer, out, started)
+
+    def _report(
+        self, observer: PowertoolsObserver, out: LaunchOutcome, started: float
+    ) -> dict[str, Any]:
+        duration_ms = int((self.clock.monotonic() - started) * 1000)
+        if out.result == "CONTINUE":
+            observer.metric("Continues")
+        elif out.result == "ABANDON":
+            observer.metric("Abandons")
+        if out.reason == "pool_exhausted":
+            observer.metric("PoolExhausted")
+        if not out.completed:
+            observer.metric("ActionsNotActive")
+        what = "lifecycle_completed" if out.completed else "lifecycle_not_active"
+        fields = {
+            "result": out.result,
+            "reason": out.reason,
+            "detail": out.detail,
+            "az": out.az,
+            "eni_id": out.eni_id,
+            "ip": out.ip,
+            "host_name": out.host_name,
+            "resumed": out.resumed,
+            "attach_attempts": out.attach_attempts,
+            "conflicts": out.conflicts,
+            "ssm_wait_seconds": out.ssm_wait_seconds,
+            "duration_ms": duration_ms,
+        }
+        level = "info" if out.result == "CONTINUE" and out.reason == "ok" else "warning"
+        observer.decision(what, level=level, **fields)
+        return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def refuse(observer: PowertoolsObserver, exc: InvalidEvent | ConfigurationError) -> dict[str, Any]:
+    """Bad input: one clear line, a metric, no AWS change, no retry."""
+    observer.metric("InvalidEvents" if isinstance(exc, InvalidEvent) else "ConfigErrors")
+    observer.decision("event_refused", level="error", reason=exc.reason, detail=str(exc))
+    return {
+        "decision": "event_refused",
+        "result": REFUSED,
+        "reason": exc.reason,
+        "detail": str(exc),
+    }
+
+
+def _aws_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def run_invocation(
+    event: object,
+    remaining_ms: int,
+    observer: PowertoolsObserver,
+    controller: Callable[[], LaunchController],
+) -> dict[str, Any]:
+    """One invocation: build (or reuse) the controller, handle, flush metrics. A
+    configuration error is logged clearly and raised: the operator must fix the stack,
+    and the hook's DefaultResult (ABANDON) ends the action if nobody does."""
+    try:
+        try:
+            handler = controller()
+        except ConfigurationError as exc:
+            observer.metric("ConfigErrors")
+            observer.decision(
+                "bad_configuration", level="error", reason=exc.reason, detail=str(exc)
+            )
+            raise
+        return handler.handle(event, observer, remaining_ms)
+    finally:
+        observer.flush()

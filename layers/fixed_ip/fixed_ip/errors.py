@@ -1,0 +1,135 @@
+"""The project's errors: one base class, subclasses that carry their context.
+
+Two families matter to the controller:
+- `Definitive`: retrying cannot help; the lifecycle action is completed (usually ABANDON).
+- everything else (including botocore errors after its own retries) is raised so that
+  Lambda retries the event; the retry resumes idempotently.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FixedIpError(Exception):
+    """Base error; `context` holds the fields worth logging (never a token)."""
+
+    reason = "error"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigurationError(FixedIpError):
+    """The function's environment is wrong: fix the stack parameters."""
+
+    reason = "bad_configuration"
+
+
+class InvalidEvent(FixedIpError):
+    """The event is not a lifecycle action we manage; nothing is changed."""
+
+    reason = "invalid_event"
+
+
+class InvalidHostName(FixedIpError):
+    """A host name failed RFC 1123 validation; it never reaches an instance."""
+
+    reason = "invalid_host_name"
+
+
+# --- Outcomes of adapters the use case reacts to -------------------------------------
+
+
+class EniInUse(FixedIpError):
+    """Another instance attached this ENI first (AWS `InvalidNetworkInterface.InUse`)."""
+
+    reason = "eni_in_use"
+
+
+class EniGone(FixedIpError):
+    """The ENI was deleted between listing and attaching."""
+
+    reason = "eni_gone"
+
+
+class AttachRejected(FixedIpError):
+    """AWS refused the attach as an invalid parameter: most often the device index is
+    taken (a duplicate delivery won the race). The caller re-reads the instance."""
+
+    reason = "attach_rejected"
+
+
+# --- Definitive failures: the lifecycle action is completed ---------------------------
+
+
+class Definitive(FixedIpError):
+    """A failure that retrying cannot mend."""
+
+
+class ClaimFailure(Definitive):
+    """The instance cannot get a pool ENI: always ABANDON."""
+
+
+class InstanceGone(ClaimFailure):
+    reason = "instance_gone"
+
+
+class PoolExhausted(ClaimFailure):
+    reason = "pool_exhausted"
+
+
+class PoolNotInAz(ClaimFailure):
+    """The pool has no ENI at all in the instance's AZ (unknown pool, or wrong AZ)."""
+
+    reason = "pool_not_in_az"
+
+
+class DeviceIndexOccupied(ClaimFailure):
+    """A non-pool interface already sits at the configured device index."""
+
+    reason = "device_index_occupied"
+
+
+class BadHostNameTag(ClaimFailure):
+    """The claimed ENI's host-name tag is missing or not a valid host name."""
+
+    reason = "invalid_host_name"
+
+
+class HostnameStepFailure(Definitive):
+    """Setting the OS host name failed: the `OnHostnameFailure` policy decides."""
+
+
+class AgentNotOnline(HostnameStepFailure):
+    reason = "ssm_agent_not_online"
+
+
+class CommandFailed(HostnameStepFailure):
+    reason = "command_failed"
+
+
+class CommandTimedOut(HostnameStepFailure):
+    reason = "command_timed_out"
+
+
+# --- Transient: raised so Lambda retries ---------------------------------------------
+
+
+class Transient(FixedIpError):
+    """Worth retrying later (the retry resumes where this one stopped)."""
+
+
+class ClaimContention(Transient):
+    reason = "claim_contention"
+
+
+class OutOfTime(Transient):
+    """The invocation is about to time out; the retried event resumes the work."""
+
+    reason = "out_of_time"

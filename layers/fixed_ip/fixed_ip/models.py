@@ -1,0 +1,164 @@
+"""Event and metadata models (pydantic v2) and the domain's value objects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fixed_ip.errors import InvalidEvent
+
+LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+LAUNCH_DETAIL_TYPE = "EC2 Instance-launch Lifecycle Action"
+TERMINATE_DETAIL_TYPE = "EC2 Instance-terminate Lifecycle Action"
+
+# A pool name is an EC2 tag value, and by default the group's name: letters, digits,
+# spaces and `_ . : / = + - @`, at most 255 characters (EC2 tag value rules).
+POOL_NAME_PATTERN = r"^[\w .:/=+\-@]+$"
+POOL_NAME_MAX = 255
+
+
+class LifecycleDetail(BaseModel):
+    """`detail` of an Auto Scaling lifecycle action event, as AWS documents it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    LifecycleActionToken: str = Field(min_length=1, max_length=36 * 4, repr=False)
+    AutoScalingGroupName: str = Field(min_length=1, max_length=255)
+    LifecycleHookName: str = Field(min_length=1, max_length=255)
+    EC2InstanceId: str = Field(pattern=r"^i-[0-9a-f]{8,17}$")
+    LifecycleTransition: Literal[
+        "autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"
+    ]
+    NotificationMetadata: str | None = None
+    Origin: str | None = None
+    Destination: str | None = None
+
+
+class LifecycleEvent(EventBridgeModel):
+    """An EventBridge event carrying a lifecycle action from `aws.autoscaling`."""
+
+    source: Literal["aws.autoscaling"]
+    detail_type: Literal[
+        "EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"
+    ] = Field(alias="detail-type")
+    detail: LifecycleDetail
+
+
+class HookMetadata(BaseModel):
+    """The hook's NotificationMetadata: `{"pool": "web", "device_index": 1}`, all optional.
+    Unknown keys are refused so that a typo (`"pol"`) does not silently pick the default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pool: str | None = Field(default=None, pattern=POOL_NAME_PATTERN, max_length=POOL_NAME_MAX)
+    device_index: int | None = Field(default=None, ge=1, le=31)
+
+    @classmethod
+    def from_notification(cls, raw: str | None) -> HookMetadata:
+        """Parse the metadata string; empty or absent means all defaults."""
+        if raw is None or not raw.strip():
+            return cls()
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidEvent(
+                f"NotificationMetadata is not valid JSON ({exc.msg} at position {exc.pos})"
+            ) from exc
+        if not isinstance(data, dict):
+            raise InvalidEvent(
+                f"NotificationMetadata must be a JSON object, got {type(data).__name__}"
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidEvent(f"NotificationMetadata is invalid: {describe_errors(exc)}") from exc
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One readable line from a pydantic error: `field: message; field: message`.
+    Input values are left out so a token can never end up in a log line."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_lifecycle_event(event: object) -> LifecycleEvent:
+    """Validate a raw Lambda event; raise InvalidEvent naming every problem."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"event must be a JSON object, got {type(event).__name__}")
+    try:
+        return LifecycleEvent.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEvent(f"not a lifecycle action event: {describe_errors(exc)}") from exc
+
+
+class LaunchRequest(BaseModel):
+    """What the launch use case needs from a validated event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    group: str
+    hook: str
+    token: str = Field(repr=False)
+    pool: str = Field(pattern=POOL_NAME_PATTERN, max_length=POOL_NAME_MAX)
+    device_index: int = Field(ge=1, le=31)
+
+
+# --- Domain value objects (what the adapters return) ---------------------------------
+
+
+@dataclass(frozen=True)
+class Interface:
+    eni_id: str
+    device_index: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    state: str  # EC2 state name: pending, running, shutting-down, terminated, ...
+    az: str
+    vpc_id: str | None
+    group: str | None  # the aws:autoscaling:groupName tag
+    interfaces: tuple[Interface, ...] = ()
+
+    @property
+    def gone(self) -> bool:
+        return self.state in {"shutting-down", "terminated", "stopping", "stopped"}
+
+    def interface_at(self, device_index: int) -> Interface | None:
+        return next((i for i in self.interfaces if i.device_index == device_index), None)
+
+
+@dataclass(frozen=True)
+class PoolEni:
+    eni_id: str
+    ip: str
+    az: str
+    subnet_id: str
+    vpc_id: str
+    status: str  # available | in-use | attaching | detaching ...
+    host_name: str | None
+    instance_id: str | None = None
+    device_index: int | None = None
+    attachment_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def free(self) -> bool:
+        return self.status == "available" and self.instance_id is None
+
+    @property
+    def ip_key(self) -> tuple[int, ...]:
+        try:
+            return tuple(int(p) for p in self.ip.split("."))
+        except ValueError:
+            return (999,)

@@ -1,0 +1,79 @@
+"""The ports the use cases talk to. Adapters implement them on AWS; tests on fakes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from fixed_ip.models import Instance, PoolEni
+
+
+class Compute(ABC):
+    """EC2: instances and pool ENIs."""
+
+    @abstractmethod
+    def describe_instance(self, instance_id: str) -> Instance | None:
+        """The instance, or None when EC2 no longer knows it."""
+
+    @abstractmethod
+    def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
+        """Every ENI of the pool in this AZ and VPC, whatever its status."""
+
+    @abstractmethod
+    def attach(self, *, eni_id: str, instance_id: str, device_index: int) -> str:
+        """Attach and return the attachment id. Raises EniInUse, EniGone, AttachRejected,
+        InstanceGone."""
+
+    @abstractmethod
+    def tag_instance(self, instance_id: str, tags: dict[str, str]) -> None: ...
+
+
+class Lifecycle(ABC):
+    """Auto Scaling: the group's waiting instances and the lifecycle action itself."""
+
+    @abstractmethod
+    def waiting_instances(self, group: str, az: str) -> list[str]:
+        """Ids of the group's instances in this AZ that are in Pending:Wait."""
+
+    @abstractmethod
+    def heartbeat(self, *, group: str, hook: str, token: str, instance_id: str) -> bool:
+        """Restart the hook's timeout; False when the action is no longer active."""
+
+    @abstractmethod
+    def complete(self, *, group: str, hook: str, token: str, instance_id: str, result: str) -> bool:
+        """Complete the action; False when it was no longer active (already done)."""
+
+
+class RunCommand(ABC):
+    """SSM: the agent's presence and the host-name command."""
+
+    @abstractmethod
+    def agent_online(self, instance_id: str) -> bool: ...
+
+    @abstractmethod
+    def send_set_hostname(self, instance_id: str, host_name: str, timeout_seconds: int) -> str:
+        """Send the stack's document; return the command id. Raises AgentNotOnline when
+        SSM does not accept the instance yet, InvalidHostName when the document refuses
+        the parameter."""
+
+    @abstractmethod
+    def command_status(self, command_id: str, instance_id: str) -> str:
+        """Pending | InProgress | Delayed | Success | Failed | TimedOut | Cancelled ..."""
+
+
+class Clock(ABC):
+    @abstractmethod
+    def monotonic(self) -> float: ...
+
+    @abstractmethod
+    def sleep(self, seconds: float) -> None: ...
+
+
+class Observer(ABC):
+    """Where decisions go: one structured log line each, and metrics."""
+
+    @abstractmethod
+    def decision(self, what: str, *, level: str = "info", **fields: Any) -> None: ...
+
+    @abstractmethod
+    def metric(self, name: str, value: float = 1, unit: str = "Count") -> None: ...

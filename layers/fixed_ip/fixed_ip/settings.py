@@ -1,0 +1,49 @@
+"""Function settings, read from the environment once per container by the handler.
+
+The template sets every variable; a missing or malformed one is a ConfigurationError
+that names the variable, never a silent default for something the operator chose."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fixed_ip.errors import ConfigurationError
+
+ENV_PREFIX = "FIXED_IP_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pool_tag_key: str = Field(default="fixed-ip:pool", min_length=1, max_length=128)
+    hostname_tag_key: str = Field(default="HostName", min_length=1, max_length=128)
+    device_index: int = Field(default=1, ge=1, le=31)
+    on_hostname_failure: Literal["ABANDON", "CONTINUE"] = "ABANDON"
+    ssm_wait_seconds: int = Field(default=300, ge=0, le=900)
+    command_timeout_seconds: int = Field(default=60, ge=30, le=900)
+    hook_prefix: str = Field(default="fixed-ip", min_length=1)
+    # Required: the stack-owned SSM document that sets the host name.
+    hostname_document: str = Field(min_length=3, max_length=128)
+    # How often to record a lifecycle heartbeat while waiting on SSM.
+    heartbeat_interval_seconds: int = Field(default=60, ge=10, le=3600)
+    # Seconds kept in reserve before the Lambda deadline to complete the action.
+    deadline_reserve_seconds: int = Field(default=10, ge=1, le=120)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values = {
+            key[len(ENV_PREFIX) :].lower(): value
+            for key, value in environ.items()
+            if key.startswith(ENV_PREFIX)
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)
+            )
+            raise ConfigurationError(f"invalid function configuration: {problems}") from exc

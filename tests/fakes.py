@@ -1,0 +1,222 @@
+"""In-memory fakes of the ports, for the use case's unit tests.
+
+`FakeCloud` keeps one small world (instances, ENIs, lifecycle actions, SSM agents and
+commands) and enforces the same conflicts AWS does: an ENI attaches to one instance, a
+device index holds one interface."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fixed_ip.errors import AgentNotOnline, AttachRejected, EniGone, EniInUse, InstanceGone
+from fixed_ip.models import Instance, Interface, PoolEni
+from fixed_ip.ports import Clock, Compute, Lifecycle, Observer, RunCommand
+
+
+@dataclass
+class FakeEni:
+    eni_id: str
+    ip: str
+    az: str
+    pool: str | None
+    host_name: str | None
+    vpc_id: str = "vpc-1"
+    instance_id: str | None = None
+    device_index: int | None = None
+
+
+@dataclass
+class FakeInstance:
+    instance_id: str
+    az: str
+    group: str = "web-asg"
+    state: str = "running"
+    vpc_id: str = "vpc-1"
+    lifecycle: str = "Pending:Wait"
+    tags: dict[str, str] = field(default_factory=dict)
+    nics: dict[int, str] = field(default_factory=lambda: {0: "eni-primary"})
+
+
+class FakeClock(Clock):
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class RecordingObserver(Observer):
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+        self.metrics: list[tuple[str, float]] = []
+
+    def decision(self, what: str, *, level: str = "info", **fields: Any) -> None:
+        self.lines.append({"decision": what, "level": level, **fields})
+
+    def metric(self, name: str, value: float = 1, unit: str = "Count") -> None:
+        self.metrics.append((name, value))
+
+    def count(self, name: str) -> float:
+        return sum(v for n, v in self.metrics if n == name)
+
+    def decisions(self) -> list[str]:
+        return [line["decision"] for line in self.lines]
+
+
+class FakeCloud(Compute, Lifecycle, RunCommand):
+    POOL_TAG = "fixed-ip:pool"
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock = clock or FakeClock()
+        self.lock = threading.Lock()
+        self.instances: dict[str, FakeInstance] = {}
+        self.enis: dict[str, FakeEni] = {}
+        self.calls: list[str] = []
+        self.completed: list[tuple[str, str]] = []  # (instance_id, result)
+        self.heartbeats: list[str] = []
+        self.active: set[str] = set()  # instance ids with an active launch action
+        self.agent_online_at: dict[str, float] = {}
+        self.command_outcome: dict[str, list[str]] = {}  # instance -> statuses to report
+        self.commands: dict[str, tuple[str, str]] = {}
+        self.os_hostname: dict[str, str] = {}
+        self.attach_hook: Any = None  # called before each attach (fault injection)
+        self._ids = itertools.count(1)
+
+    # -- world building ---------------------------------------------------------------
+
+    def add_instance(self, instance_id: str, az: str = "az-a", **kw: Any) -> FakeInstance:
+        inst = FakeInstance(instance_id, az, **kw)
+        self.instances[instance_id] = inst
+        self.active.add(instance_id)
+        self.agent_online_at.setdefault(instance_id, 0.0)
+        return inst
+
+    def add_eni(
+        self, ip: str, host_name: str | None, az: str = "az-a", pool: str | None = "web", **kw: Any
+    ) -> FakeEni:
+        eni = FakeEni(f"eni-{next(self._ids):04d}", ip, az, pool, host_name, **kw)
+        self.enis[eni.eni_id] = eni
+        return eni
+
+    def held_by(self, instance_id: str) -> list[FakeEni]:
+        return [e for e in self.enis.values() if e.instance_id == instance_id]
+
+    def mutations(self) -> list[str]:
+        mutating = {"attach", "tag_instance", "send_set_hostname", "complete", "heartbeat"}
+        return [c for c in self.calls if c in mutating]
+
+    # -- Compute ----------------------------------------------------------------------
+
+    def describe_instance(self, instance_id: str) -> Instance | None:
+        self.calls.append("describe_instance")
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            return None
+        return Instance(
+            instance_id=inst.instance_id,
+            state=inst.state,
+            az=inst.az,
+            vpc_id=inst.vpc_id,
+            group=inst.group,
+            interfaces=tuple(Interface(e, i) for i, e in sorted(inst.nics.items())),
+        )
+
+    def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
+        self.calls.append("list_pool_enis")
+        with self.lock:
+            return [
+                PoolEni(
+                    eni_id=e.eni_id,
+                    ip=e.ip,
+                    az=e.az,
+                    subnet_id="subnet-" + e.az,
+                    vpc_id=e.vpc_id,
+                    status="in-use" if e.instance_id else "available",
+                    host_name=e.host_name,
+                    instance_id=e.instance_id,
+                    device_index=e.device_index,
+                )
+                for e in self.enis.values()
+                if e.pool == pool and e.az == az and e.vpc_id == vpc_id
+            ]
+
+    def attach(self, *, eni_id: str, instance_id: str, device_index: int) -> str:
+        self.calls.append("attach")
+        if self.attach_hook:
+            self.attach_hook(eni_id, instance_id)
+        with self.lock:
+            eni = self.enis.get(eni_id)
+            inst = self.instances.get(instance_id)
+            if eni is None:
+                raise EniGone(eni_id)
+            if inst is None or inst.state != "running":
+                raise InstanceGone(instance_id)
+            if eni.instance_id is not None:
+                raise EniInUse(eni_id)
+            if device_index in inst.nics:
+                raise AttachRejected(instance_id)
+            eni.instance_id, eni.device_index = instance_id, device_index
+            inst.nics[device_index] = eni_id
+            return f"attach-{eni_id}"
+
+    def tag_instance(self, instance_id: str, tags: dict[str, str]) -> None:
+        self.calls.append("tag_instance")
+        self.instances[instance_id].tags.update(tags)
+
+    # -- Lifecycle --------------------------------------------------------------------
+
+    def waiting_instances(self, group: str, az: str) -> list[str]:
+        self.calls.append("waiting_instances")
+        return [
+            i.instance_id
+            for i in self.instances.values()
+            if i.group == group and i.az == az and i.lifecycle == "Pending:Wait"
+        ]
+
+    def heartbeat(self, *, group: str, hook: str, token: str, instance_id: str) -> bool:
+        self.calls.append("heartbeat")
+        self.heartbeats.append(instance_id)
+        return instance_id in self.active
+
+    def complete(self, *, group: str, hook: str, token: str, instance_id: str, result: str) -> bool:
+        self.calls.append("complete")
+        with self.lock:
+            if instance_id not in self.active:
+                return False
+            self.active.discard(instance_id)
+            self.completed.append((instance_id, result))
+            inst = self.instances.get(instance_id)
+            if inst is not None:
+                inst.lifecycle = "InService" if result == "CONTINUE" else "Terminating"
+            return True
+
+    # -- RunCommand -------------------------------------------------------------------
+
+    def agent_online(self, instance_id: str) -> bool:
+        self.calls.append("agent_online")
+        at = self.agent_online_at.get(instance_id)
+        return at is not None and self.clock.monotonic() >= at
+
+    def send_set_hostname(self, instance_id: str, host_name: str, timeout_seconds: int) -> str:
+        self.calls.append("send_set_hostname")
+        if not self.agent_online(instance_id):
+            raise AgentNotOnline(instance_id)
+        command_id = f"cmd-{next(self._ids)}"
+        self.commands[command_id] = (instance_id, host_name)
+        return command_id
+
+    def command_status(self, command_id: str, instance_id: str) -> str:
+        self.calls.append("command_status")
+        statuses = self.command_outcome.get(instance_id)
+        status = statuses.pop(0) if statuses and len(statuses) > 1 else (statuses or ["Success"])[0]
+        if status == "Success":
+            self.os_hostname[instance_id] = self.commands[command_id][1]
+        return status
