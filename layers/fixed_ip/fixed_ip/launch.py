@@ -45,8 +45,6 @@ ABANDON = "ABANDON"
 COMMAND_DONE = {"Success", "Failed", "TimedOut", "Cancelled", "Cancelling", "Undeliverable"}
 # Bounds on the claim loop: each round re-reads the pool after a lost race.
 MAX_CLAIM_ROUNDS = 12
-AGENT_POLL_SECONDS = 5.0
-COMMAND_POLL_SECONDS = 2.0
 
 
 @dataclass
@@ -300,7 +298,7 @@ class LaunchUseCase:
                     raise BadHostNameTag(f"the SSM document refused the host name: {exc}") from exc
             self._wait(
                 run,
-                AGENT_POLL_SECONDS,
+                self.settings.agent_poll_seconds,
                 budget_end,
                 AgentNotOnline(
                     f"SSM agent of {req.instance_id} not Online within "
@@ -329,7 +327,7 @@ class LaunchUseCase:
                 raise CommandFailed(f"command {command_id} ended {status} on {req.instance_id}")
             self._wait(
                 run,
-                COMMAND_POLL_SECONDS,
+                self.settings.command_poll_seconds,
                 command_end,
                 CommandTimedOut(
                     f"command {command_id} still {status} after "

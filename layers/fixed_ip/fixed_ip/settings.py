@@ -29,6 +29,10 @@ class Settings(BaseModel):
     hostname_document: str = Field(min_length=3, max_length=128)
     # How often to record a lifecycle heartbeat while waiting on SSM.
     heartbeat_interval_seconds: int = Field(default=60, ge=10, le=3600)
+    # Poll intervals while waiting on SSM (not template parameters: the defaults suit AWS;
+    # the local simulation shortens them).
+    agent_poll_seconds: float = Field(default=5.0, gt=0, le=60)
+    command_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     # Seconds kept in reserve before the Lambda deadline to complete the action.
     deadline_reserve_seconds: int = Field(default=10, ge=1, le=120)
 

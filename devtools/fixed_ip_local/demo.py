@@ -1,0 +1,155 @@
+"""`make demo`: the seed article's scenario through the real controller, on the local
+simulated AWS. Exit status 1 when any invariant of DESIGN section 4 breaks at any step."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+from moto import mock_aws
+
+from fixed_ip_local import moto_patches
+from fixed_ip_local.simulation import Simulation, StepReport
+from fixed_ip_local.world import build_world
+
+REGION = "ap-northeast-1"
+
+
+class StdoutRouter(io.TextIOBase):
+    """The function prints EMF metric blobs and JSON log lines to stdout, as on Lambda.
+    Here they are split off: metrics to a list, log lines to a file (the demo's
+    "CloudWatch Logs"), everything else to the terminal."""
+
+    def __init__(self, real: TextIO, emf: list[dict[str, Any]], log_file: TextIO) -> None:
+        self.real, self.emf, self.log_file = real, emf, log_file
+        self._buffer = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._buffer += text
+            while "\n" in self._buffer:
+                line, self._buffer = self._buffer.split("\n", 1)
+                self._route(line + "\n")
+        return len(text)
+
+    def _route(self, line: str) -> None:
+        if line.startswith("{") and '"_aws"' in line:
+            self.emf.append(json.loads(line))
+            self.log_file.write(line)
+        elif line.startswith('{"level"'):
+            self.log_file.write(line)
+        else:
+            self.real.write(line)
+
+    def flush(self) -> None:
+        self.real.flush()
+        self.log_file.flush()
+
+
+def table(report: StepReport) -> str:
+    head = ("INSTANCE", "AZ", "LIFECYCLE", "FIXED IP", "HOST NAME (OS)", "ENI")
+    rows = [(r.instance_id, r.az, r.state, r.ip, r.host_name, r.eni_id) for r in report.rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=False)]
+    lines = [
+        "  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
+        for line in [head, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def summary(report: StepReport) -> str:
+    abandoned = len(report.abandoned)
+    reasons = sorted({reason for _, reason in report.abandoned})
+    parts = [
+        f"{report.launches} lifecycle actions: {report.continued} CONTINUE, {abandoned} ABANDON"
+        + (f" ({', '.join(reasons)})" if reasons else ""),
+        f"attach attempts {report.attach_attempts}, conflicts {report.conflicts}",
+    ]
+    if report.gave_up:
+        parts.append(f"{report.gave_up} launch(es) not replaced: pool exhausted, gave up")
+    shown = ("Claims", "ClaimConflicts", "Continues", "Abandons", "PoolExhausted")
+    metrics = " ".join(f"{k}={report.metrics[k]:g}" for k in shown if k in report.metrics)
+    if "SsmWaitSeconds" in report.metrics and report.continued:
+        metrics += f" SsmWait(avg)={report.metrics['SsmWaitSeconds'] / report.continued:.2f}s"
+    parts.append(f"metrics: {metrics or 'none'}")
+    status = "invariants OK" if not report.violations else "INVARIANTS BROKEN"
+    return f"controller: {'; '.join(parts)}\n{status} ({report.seconds:.1f}s)"
+
+
+def steps(capacity: int) -> list[tuple[str, int, int]]:
+    """(title, desired, max size): the seed's scenario for a pool of `capacity` ENIs."""
+    return [
+        ("start with desired 2", 2, capacity),
+        ("scale out to 3 (the article's own check)", 3, capacity),
+        (f"burst to {capacity} at once", capacity, capacity),
+        (f"ask for {capacity + 1}: one more than the pool holds", capacity + 1, capacity + 1),
+        ("scale in to 2", 2, capacity),
+        ("scale out to 4 again: addresses come back", 4, capacity),
+    ]
+
+
+def run(
+    *,
+    per_az: int = 3,
+    azs: int = 2,
+    out: TextIO | None = None,
+    log_path: Path | None = None,
+) -> int:
+    out = out or sys.stdout
+    log_path = log_path or Path(".demo/controller.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = REGION
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(key, None)
+    emf: list[dict[str, Any]] = []
+    started = time.monotonic()
+    broken = 0
+    real_stdout = sys.stdout
+    with open(log_path, "w") as log_file, mock_aws():
+        sys.stdout = StdoutRouter(out, emf, log_file)
+        try:
+            moto_patches.apply()
+            session = boto3.Session(region_name=REGION)
+            world = build_world(session, per_az=per_az, azs=azs, max_size=per_az * azs)
+            print(
+                f"fixed-ip demo on a local AWS (moto + fidelity patches), region {REGION}\n"
+                f"pool {world.pool!r}: {len(world.enis)} ENIs in {azs} AZs; group "
+                f"{world.group!r} max {per_az * azs} with hook {world.hook!r} "
+                "(DefaultResult ABANDON)\n"
+            )
+            sim = Simulation(session, world, emf_sink=emf)
+            try:
+                for n, (title, desired, max_size) in enumerate(steps(per_az * azs), 1):
+                    report = sim.scale(desired, max_size=max_size, title=title)
+                    print(f"== step {n}: {title} ==")
+                    print(table(report))
+                    print(summary(report))
+                    for v in report.violations:
+                        print(f"  VIOLATION: {v}")
+                    print()
+                    broken += len(report.violations)
+            finally:
+                sim.close()
+        finally:
+            sys.stdout = real_stdout
+    total = time.monotonic() - started
+    verdict = "all invariants held" if not broken else f"{broken} invariant violation(s)"
+    out.write(
+        f"demo finished in {total:.1f}s: {verdict}. Controller logs and EMF metrics, one JSON "
+        f"line each as in CloudWatch Logs: {log_path}\n"
+    )
+    return 0 if not broken else 1

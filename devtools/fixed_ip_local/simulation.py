@@ -1,0 +1,345 @@
+"""A local Auto Scaling + EventBridge + Lambda around moto: a development tool, not
+deployed. It drives the real controller (LaunchFunction of template.yaml) the way AWS
+would, on moto plus `moto_patches`:
+
+- Auto Scaling (patched moto): a group with a launch hook puts new instances in
+  Pending:Wait with a token and publishes the lifecycle event;
+- EventBridge: the rules of template.yaml (patterns read from the template) route each
+  event to its function;
+- Lambda: asynchronous invocation on a thread pool, several at once, each retried twice
+  on a raised error (as Lambda async invocation does), then kept as a failed event (the
+  on-failure destination);
+- Auto Scaling again: ABANDON terminates the instance and the group launches a
+  replacement, with a back-off and a bound so an exhausted pool does not spin forever;
+  a heartbeat timeout applies the hook's DefaultResult.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from fixed_ip_local import moto_patches
+from fixed_ip_local.invariants import group_instances, pool_enis, violations
+from fixed_ip_local.lambda_runner import (
+    FunctionRunner,
+    TemplateFunction,
+    collect_logs,
+    load_template,
+)
+from fixed_ip_local.world import HOSTNAME_TAG, World
+
+# Shorter SSM polls than on AWS so a local run takes seconds, not minutes.
+FAST_POLLS = {"FIXED_IP_AGENT_POLL_SECONDS": "0.2", "FIXED_IP_COMMAND_POLL_SECONDS": "0.05"}
+
+
+# --- EventBridge -------------------------------------------------------------------------
+
+
+def pattern_matches(pattern: Any, value: Any) -> bool:
+    """EventBridge content matching for what our rules use: a list of literals or
+    `{"prefix": ...}` matchers for a field, nested objects for nested fields."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        return all(pattern_matches(p, value.get(k)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        for matcher in pattern:
+            if isinstance(matcher, dict) and "prefix" in matcher:
+                if isinstance(value, str) and value.startswith(matcher["prefix"]):
+                    return True
+            elif matcher == value:
+                return True
+        return False
+    return pattern == value
+
+
+@dataclass
+class Rule:
+    function: str
+    pattern: dict[str, Any]
+
+
+def rules_from_template(parameters: dict[str, str] | None = None) -> list[Rule]:
+    """The EventBridgeRule events of every function in template.yaml."""
+    template = load_template()
+    params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+    params.update(parameters or {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"}:
+                return params[node["Ref"]]
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    rules = []
+    for name, res in template["Resources"].items():
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in res.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") == "EventBridgeRule":
+                rules.append(Rule(name, resolve(event["Properties"]["Pattern"])))
+    return rules
+
+
+# --- Lambda asynchronous invocation -----------------------------------------------------
+
+
+@dataclass
+class Invocation:
+    event: dict[str, Any]
+    attempts: int = 0
+    result: Any = None
+    errors: list[str] = field(default_factory=list)
+    failed: bool = False  # gave up after the retries: sent to the on-failure destination
+
+
+class AsyncLambda:
+    """Lambda's asynchronous invocation: concurrent, retried twice on error."""
+
+    def __init__(
+        self,
+        runner: FunctionRunner,
+        *,
+        retries: int = 2,
+        retry_delay: float = 0.2,
+        concurrency: int = 64,
+    ) -> None:
+        self.runner = runner
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="lambda")
+        self.invocations: list[Invocation] = []
+        self._futures: list[Future] = []
+        self._lock = threading.Lock()
+
+    def invoke_async(self, event: dict[str, Any]) -> Invocation:
+        inv = Invocation(event)
+        with self._lock:
+            self.invocations.append(inv)
+            self._futures.append(self.pool.submit(self._run, inv))
+        return inv
+
+    def _run(self, inv: Invocation) -> None:
+        for attempt in range(1 + self.retries):
+            inv.attempts = attempt + 1
+            try:
+                inv.result = self.runner.invoke(inv.event)
+                return
+            except Exception as exc:
+                inv.errors.append(f"{type(exc).__name__}: {exc}")
+                time.sleep(self.retry_delay * (attempt + 1))
+        inv.failed = True
+
+    def busy(self) -> bool:
+        with self._lock:
+            return any(not f.done() for f in self._futures)
+
+    def drain(self, timeout: float = 120.0) -> None:
+        end = time.monotonic() + timeout
+        while self.busy():
+            if time.monotonic() > end:
+                raise TimeoutError("Lambda invocations still running after the timeout")
+            time.sleep(0.02)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+# --- The simulation -----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    instance_id: str
+    az: str
+    state: str
+    ip: str = "-"
+    host_name: str = "-"
+    eni_id: str = "-"
+
+
+@dataclass
+class StepReport:
+    title: str
+    rows: list[Row]
+    launches: int
+    continued: int
+    abandoned: list[tuple[str, str]]  # (instance, reason)
+    gave_up: int
+    conflicts: int
+    attach_attempts: int
+    metrics: dict[str, float]
+    violations: list[str]
+    seconds: float
+
+
+class Simulation:
+    def __init__(
+        self,
+        session: Any,
+        world: World,
+        *,
+        agent_online_after: float = 0.5,
+        max_replacements: int = 2,
+        replacement_backoff: float = 0.2,
+        parameters: dict[str, str] | None = None,
+        emf_sink: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.session = session
+        self.world = world
+        self.autoscaling = session.client("autoscaling")
+        self.max_replacements = max_replacements
+        self.replacement_backoff = replacement_backoff
+        moto_patches.apply()
+        moto_patches.set_auto_register(agent_online_after)
+        function = TemplateFunction.from_template(
+            "LaunchFunction",
+            parameters=parameters,
+            resource_names={"HostnameDocument": world.document},
+        )
+        self.runner = FunctionRunner(function, extra_env=FAST_POLLS)
+        self.logs = collect_logs(self.runner)
+        self.emf = emf_sink if emf_sink is not None else []
+        self.rules = rules_from_template(parameters)
+        self.lambdas = {"LaunchFunction": AsyncLambda(self.runner)}
+        self.events: list[dict[str, Any]] = []
+        moto_patches.add_lifecycle_listener(self._deliver)
+
+    # EventBridge: every matching rule's target gets the event.
+    def _deliver(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        for rule in self.rules:
+            if rule.function in self.lambdas and pattern_matches(rule.pattern, event):
+                self.lambdas[rule.function].invoke_async(event)
+
+    def close(self) -> None:
+        moto_patches.clear_lifecycle_listeners()
+        for fn in self.lambdas.values():
+            fn.shutdown()
+
+    # -- Auto Scaling ----------------------------------------------------------------------
+
+    def scale(self, desired: int, *, max_size: int | None = None, title: str = "") -> StepReport:
+        started = time.monotonic()
+        mark_logs, mark_emf = len(self.logs.records), len(self.emf)
+        params: dict[str, Any] = {"AutoScalingGroupName": self.world.group}
+        if max_size is not None:
+            params["MaxSize"] = max_size
+        params["DesiredCapacity"] = desired
+        self.autoscaling.update_auto_scaling_group(**params)
+        gave_up = self.settle(desired)
+        return self._report(title or f"desired {desired}", mark_logs, mark_emf, gave_up, started)
+
+    def settle(self, desired: int, timeout: float = 60.0) -> int:
+        """Run until every lifecycle action has ended and the group holds `desired`
+        instances, launching replacements for abandoned ones (bounded). Returns how many
+        missing instances were given up on."""
+        end = time.monotonic() + timeout
+        replacements = 0
+        while True:
+            for fn in self.lambdas.values():
+                fn.drain(timeout=max(1.0, end - time.monotonic()))
+            moto_patches.expire_lifecycle_actions(self.world.region)
+            if any(a["state"] == "active" for a in moto_patches.lifecycle_actions()):
+                if time.monotonic() > end:
+                    raise TimeoutError("lifecycle actions still active after the timeout")
+                time.sleep(0.05)
+                continue
+            alive = [
+                i
+                for i in group_instances(self.autoscaling, self.world.group)
+                if not i["LifecycleState"].startswith("Terminat")
+            ]
+            missing = desired - len(alive)
+            if missing <= 0:
+                return 0
+            if replacements >= self.max_replacements:
+                return missing
+            # Auto Scaling replaces an abandoned launch after a back-off.
+            replacements += 1
+            time.sleep(self.replacement_backoff * replacements)
+            self.autoscaling.set_desired_capacity(
+                AutoScalingGroupName=self.world.group, DesiredCapacity=desired
+            )
+
+    # -- Reporting -------------------------------------------------------------------------
+
+    def rows(self) -> list[Row]:
+        ec2 = self.session.client("ec2")
+        by_instance = {}
+        for eni in pool_enis(ec2, self.world.pool):
+            holder = eni.get("Attachment", {}).get("InstanceId")
+            if holder:
+                by_instance[holder] = eni
+        rows = []
+        for inst in sorted(
+            group_instances(self.autoscaling, self.world.group),
+            key=lambda i: (i["AvailabilityZone"], i["InstanceId"]),
+        ):
+            iid = inst["InstanceId"]
+            row = Row(iid, inst["AvailabilityZone"], inst["LifecycleState"])
+            eni = by_instance.get(iid)
+            if eni:
+                row.ip, row.eni_id = eni["PrivateIpAddress"], eni["NetworkInterfaceId"]
+                tags = {t["Key"]: t["Value"] for t in eni.get("TagSet", [])}
+                row.host_name = moto_patches.os_hostname(iid) or f"({tags.get(HOSTNAME_TAG)}?)"
+            rows.append(row)
+        return rows
+
+    def _report(
+        self, title: str, mark_logs: int, mark_emf: int, gave_up: int, started: float
+    ) -> StepReport:
+        finals = [
+            r
+            for r in self.logs.records[mark_logs:]
+            if r.get("decision") in {"lifecycle_completed", "lifecycle_not_active"}
+        ]
+        metrics: dict[str, float] = {}
+        for blob in self.emf[mark_emf:]:
+            for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = blob[m["Name"]]
+                values = value if isinstance(value, list) else [value]
+                metrics[m["Name"]] = metrics.get(m["Name"], 0) + sum(values)
+        found = violations(
+            self.session, self.world.group, self.world.pool, os_hostname=moto_patches.os_hostname
+        )
+        found += self._unanswered()
+        return StepReport(
+            title=title,
+            rows=self.rows(),
+            launches=len(finals),
+            continued=sum(1 for r in finals if r.get("result") == "CONTINUE"),
+            abandoned=[
+                (r["instance_id"], r.get("reason", "?"))
+                for r in finals
+                if r.get("result") == "ABANDON"
+            ],
+            gave_up=gave_up,
+            conflicts=sum(int(r.get("conflicts", 0)) for r in finals),
+            attach_attempts=sum(int(r.get("attach_attempts", 0)) for r in finals),
+            metrics=metrics,
+            violations=found,
+            seconds=time.monotonic() - started,
+        )
+
+    def _unanswered(self) -> list[str]:
+        """Invariant 3: every delivered action ended with a result or a retried error;
+        none is left active, and none was dropped after the retries."""
+        found = [
+            f"{a['instance_id']}: lifecycle action still active"
+            for a in moto_patches.lifecycle_actions()
+            if a["state"] == "active"
+        ]
+        for fn in self.lambdas.values():
+            for inv in fn.invocations:
+                if inv.failed:
+                    iid = inv.event.get("detail", {}).get("EC2InstanceId")
+                    found.append(f"{iid}: invocation failed after retries: {inv.errors[-1]}")
+        return found
