@@ -10,6 +10,7 @@ from functools import cache
 import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
+
 from fixed_ip.adapters.autoscaling import AutoScalingLifecycle
 from fixed_ip.adapters.ec2 import Ec2Compute
 from fixed_ip.adapters.ssm import SsmRunCommand

@@ -6,10 +6,11 @@ from __future__ import annotations
 import boto3
 import botocore.session
 import pytest
+from moto import mock_aws
+
 from fixed_ip_local import moto_patches
 from fixed_ip_local.lambda_runner import FunctionRunner, TemplateFunction, collect_logs, detach_logs
 from fixed_ip_local.world import DOCUMENT_NAME, build_world
-from moto import mock_aws
 
 REGION = "ap-northeast-1"
 # One botocore session for every test: it caches the parsed service models, which take

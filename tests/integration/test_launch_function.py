@@ -7,11 +7,11 @@ import copy
 import threading
 
 import pytest
+
 from fixed_ip_local import moto_patches
 from fixed_ip_local.invariants import pool_enis, violations
 from fixed_ip_local.metering import metered
 from fixed_ip_local.world import build_world
-
 from tests.helpers import invalid_event_names, load_event
 
 MINIMUM_LAUNCH_CALLS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+
 from fixed_ip.errors import (
     AgentNotOnline,
     BadHostNameTag,
@@ -16,7 +17,6 @@ from fixed_ip.errors import (
 from fixed_ip.launch import ABANDON, CONTINUE, Deps, LaunchUseCase, decide, spread_order
 from fixed_ip.models import LaunchRequest, PoolEni
 from fixed_ip.settings import Settings
-
 from tests.fakes import FakeCloud, RecordingObserver
 
 HOSTILE = ["a;reboot", "$(id)", "a" * 300, "", "-lead", "sp ace", "x\nrm -rf /", None]
