@@ -12,7 +12,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint unit template demo clean venv
+.PHONY: test lint unit template demo local-aws coldstart clean venv
 
 venv: $(STAMP)
 
@@ -36,6 +36,19 @@ template: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -n 2 tests
+
+# The seed article's scenario, end to end through the real controller, on the embedded
+# local AWS (moto + fidelity patches). Exit status 1 if an invariant breaks.
+demo: $(STAMP)
+	$(BIN)/fixed-ip demo
+
+# The simulated AWS on a loopback port, for `fixed-ip invoke`, the AWS CLI or sam local.
+local-aws: $(STAMP)
+	$(BIN)/fixed-ip local-aws --port $(or $(PORT),5000)
+
+# Cold import of the deployed handler module against `import boto3` alone.
+coldstart: $(STAMP)
+	$(BIN)/python -m fixed_ip_local.coldstart 15
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam

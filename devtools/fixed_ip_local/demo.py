@@ -87,6 +87,27 @@ def summary(report: StepReport) -> str:
     return f"controller: {'; '.join(parts)}\n{status} ({report.seconds:.1f}s)"
 
 
+def expectation_problems(report: StepReport, desired: int, capacity: int) -> list[str]:
+    """What the scenario expects beyond the invariants: while the pool can hold the group,
+    every launch gets a fixed IP at the first try; beyond it, only the extra launches are
+    abandoned, and only because the pool is exhausted."""
+    problems = []
+    if desired <= capacity and (report.abandoned or report.gave_up):
+        problems.append(
+            f"UNEXPECTED: {len(report.abandoned)} launch(es) abandoned although the pool "
+            f"holds {capacity} addresses for {desired} instances"
+        )
+    wrong = [reason for _, reason in report.abandoned if reason != "pool_exhausted"]
+    if desired > capacity and wrong:
+        problems.append(f"UNEXPECTED: abandoned for {sorted(set(wrong))}, not pool_exhausted")
+    in_service = sum(1 for r in report.rows if r.state == "InService")
+    if in_service != min(desired, capacity):
+        problems.append(
+            f"UNEXPECTED: {in_service} instances InService, expected {min(desired, capacity)}"
+        )
+    return problems
+
+
 def steps(capacity: int) -> list[tuple[str, int, int]]:
     """(title, desired, max size): the seed's scenario for a pool of `capacity` ENIs."""
     return [
@@ -138,16 +159,22 @@ def run(
                     print(f"== step {n}: {title} ==")
                     print(table(report))
                     print(summary(report))
-                    for v in report.violations:
-                        print(f"  VIOLATION: {v}")
+                    problems = [f"VIOLATION: {v}" for v in report.violations]
+                    problems += expectation_problems(report, desired, per_az * azs)
+                    for problem in problems:
+                        print(f"  {problem}")
                     print()
-                    broken += len(report.violations)
+                    broken += len(problems)
             finally:
                 sim.close()
         finally:
             sys.stdout = real_stdout
     total = time.monotonic() - started
-    verdict = "all invariants held" if not broken else f"{broken} invariant violation(s)"
+    verdict = (
+        "all invariants and expectations held"
+        if not broken
+        else f"{broken} invariant violation(s) or unexpected result(s)"
+    )
     out.write(
         f"demo finished in {total:.1f}s: {verdict}. Controller logs and EMF metrics, one JSON "
         f"line each as in CloudWatch Logs: {log_path}\n"

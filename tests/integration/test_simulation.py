@@ -1,0 +1,177 @@
+"""The local simulation's semantics (make demo builds on them): EventBridge routing from
+template.yaml, Lambda async retries, Pending:Wait -> CONTINUE -> InService, ABANDON and a
+bounded replacement, heartbeat timeout, release on termination, and the demo's verdict."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from fixed_ip import launch as launch_module
+from fixed_ip.errors import ClaimFailure, EniInUse
+from fixed_ip_local import demo, moto_patches
+from fixed_ip_local.invariants import group_instances, pool_enis
+from fixed_ip_local.simulation import AsyncLambda, Simulation, pattern_matches, rules_from_template
+from fixed_ip_local.world import build_world
+from tests.helpers import load_event
+
+
+def test_rules_come_from_the_template_and_match_like_eventbridge():
+    [rule] = rules_from_template()
+    assert rule.function == "LaunchFunction"
+    event = load_event("launch.json")
+    assert pattern_matches(rule.pattern, event)
+    assert not pattern_matches(rule.pattern, load_event("invalid/unmanaged-hook.json"))
+    assert not pattern_matches(rule.pattern, load_event("invalid/terminate-action.json"))
+    assert not pattern_matches(rule.pattern, load_event("invalid/wrong-source.json"))
+    [other] = rules_from_template({"HookNamePrefix": "team-b"})
+    assert not pattern_matches(other.pattern, event)
+
+
+class FlakyRunner:
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def invoke(self, event):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RuntimeError(f"boom {self.calls}")
+        return {"ok": event}
+
+
+@pytest.mark.parametrize(
+    ("failures", "attempts", "failed"), [(0, 1, False), (2, 3, False), (3, 3, True)]
+)
+def test_async_invocation_retries_twice_then_gives_up(failures, attempts, failed):
+    fn = AsyncLambda(FlakyRunner(failures), retry_delay=0.001)
+    inv = fn.invoke_async({"n": 1})
+    fn.drain()
+    fn.shutdown()
+    assert (inv.attempts, inv.failed) == (attempts, failed)
+    assert inv.result == (None if failed else {"ok": {"n": 1}})
+
+
+@pytest.fixture
+def small(aws):
+    world = build_world(aws, per_az=1, azs=1, max_size=3, heartbeat_timeout=30)
+    sim = Simulation(aws, world, agent_online_after=0.0, replacement_backoff=0.01)
+    yield aws, world, sim
+    sim.close()
+
+
+def test_launch_waits_then_continues_into_service(small):
+    _aws, _world, sim = small
+    report = sim.scale(1)
+    assert (report.launches, report.continued, report.violations) == (1, 1, [])
+    [row] = report.rows
+    assert row.state == "InService" and row.ip == "10.0.0.4" and row.host_name == "server-a1"
+    [event] = sim.events
+    assert event["detail"]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
+
+
+def test_abandon_terminates_and_replacements_are_bounded(small):
+    aws, world, sim = small
+    sim.scale(1)
+    report = sim.scale(2)
+    # the second launch and its two replacements all find the one-ENI pool taken
+    assert [reason for _, reason in report.abandoned] == ["pool_exhausted"] * 3
+    assert report.gave_up == 1 and report.violations == []
+    abandoned = {iid for iid, _ in report.abandoned}
+    ec2 = aws.client("ec2")
+    states = {
+        i["InstanceId"]: i["State"]["Name"]
+        for r in ec2.describe_instances(InstanceIds=sorted(abandoned))["Reservations"]
+        for i in r["Instances"]
+    }
+    assert set(states.values()) == {"terminated"}
+    assert len(group_instances(aws.client("autoscaling"), world.group)) == 1
+
+
+def test_heartbeat_timeout_applies_the_default_result(aws):
+    world = build_world(aws, per_az=1, azs=1, heartbeat_timeout=30)
+    # No rule routes this hook's events (another prefix): nobody answers the action.
+    sim = Simulation(aws, world, parameters={"HookNamePrefix": "someone-else"}, max_replacements=0)
+    start = time.time()
+    moto_patches.set_clock(lambda: start + (time.time() - start) * 200)  # 30 s in ~0.15 s
+    try:
+        report = sim.scale(1)
+    finally:
+        moto_patches.set_clock(None)
+        sim.close()
+    [action] = moto_patches.lifecycle_actions()
+    assert action["timed_out"] and action["result"] == "ABANDON"
+    assert report.launches == 0 and report.rows == []
+
+
+def test_scale_in_releases_the_fixed_ip_and_scale_out_reuses_it(aws):
+    world = build_world(aws, per_az=2, azs=1, max_size=2)
+    sim = Simulation(aws, world, agent_online_after=0.0)
+    try:
+        sim.scale(2)
+        report = sim.scale(1)
+        free = [e for e in pool_enis(aws.client("ec2"), world.pool) if e["Status"] == "available"]
+        assert len(free) == 1 and report.violations == []
+        again = sim.scale(2)
+        assert sorted(r.ip for r in again.rows) == ["10.0.0.4", "10.0.0.5"]
+        assert again.violations == []
+    finally:
+        sim.close()
+
+
+def _run_demo(**kw) -> tuple[int, str]:
+    out = io.StringIO()
+    code = demo.run(out=out, **kw)
+    return code, out.getvalue()
+
+
+@pytest.mark.slow
+def test_demo_passes_and_shows_every_step(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, text = _run_demo()
+    assert code == 0, text
+    for n in range(1, 7):
+        assert f"== step {n}:" in text
+    assert "pool_exhausted" in text and "all invariants and expectations held" in text
+    assert "VIOLATION" not in text
+
+
+@pytest.mark.slow
+def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(launch_module, "decide", lambda failure, policy: "CONTINUE")
+    code, text = _run_demo()
+    assert code == 1
+    assert "InService without a pool ENI" in text
+
+
+@pytest.mark.slow
+def test_demo_fails_with_the_seed_algorithm(tmp_path, monkeypatch):
+    """The seed's user data: everyone takes the lowest free IP, a lost race is fatal."""
+
+    def lowest_ip_claim(self, run, instance):
+        enis = self.deps.compute.list_pool_enis(
+            tag_key=self.settings.pool_tag_key,
+            pool=run.req.pool,
+            az=instance.az,
+            vpc_id=instance.vpc_id or "",
+        )
+        free = sorted((e for e in enis if e.free), key=lambda e: e.ip_key)
+        if not free:
+            raise ClaimFailure("no free ENI")
+        run.out.attach_attempts += 1
+        try:
+            self.deps.compute.attach(
+                eni_id=free[0].eni_id,
+                instance_id=run.req.instance_id,
+                device_index=run.req.device_index,
+            )
+        except EniInUse as exc:
+            raise ClaimFailure("lost the race for the lowest IP") from exc
+        return free[0]
+
+    monkeypatch.setattr(launch_module.LaunchUseCase, "_claim", lowest_ip_claim)
+    code, text = _run_demo(per_az=5)  # bursts of 7 launches: lost races are certain
+    assert code == 1
+    assert "UNEXPECTED" in text
