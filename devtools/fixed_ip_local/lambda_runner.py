@@ -110,7 +110,11 @@ class TemplateFunction:
             code_dir=(template_path.parent / props["CodeUri"]).resolve(),
             handler=props["Handler"],
             layer_dirs=layer_dirs,
-            environment={k: str(resolver.value(v)) for k, v in env.items()},
+            environment={
+                k: str(value)
+                for k, v in env.items()
+                if (value := resolver.value(v)) is not _NO_VALUE
+            },
             timeout=float(resolver.value(props.get("Timeout", 3))),
             memory=int(resolver.value(props.get("MemorySize", 128))),
             runtime=str(props.get("Runtime", "")),
@@ -118,9 +122,13 @@ class TemplateFunction:
         )
 
 
+_NO_VALUE = object()  # AWS::NoValue: the key is left out
+
+
 class _Resolver:
     """Enough of CloudFormation's intrinsics for environment values: Ref to parameters
-    (default or override) and resources (a local name), !Sub with pseudo parameters."""
+    (default or override), resources (a local name) and AWS::NoValue, !Sub with pseudo
+    parameters, !If on the template's Conditions (Equals, Not, And, Or)."""
 
     PSEUDO: ClassVar[dict[str, str]] = {
         "AWS::Region": "ap-northeast-1",
@@ -135,9 +143,12 @@ class _Resolver:
             for k, v in template.get("Parameters", {}).items()
         }
         self.names = names
+        self.conditions = template.get("Conditions", {})
         self.pseudo = {**self.PSEUDO, "AWS::Region": os.environ.get("AWS_REGION", "ap-northeast-1")}
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name in self.params:
             return self.params[name]
         if name in self.pseudo:
@@ -154,9 +165,31 @@ class _Resolver:
                 for name in {**self.params, **self.pseudo, **self.names}:
                     text = text.replace("${" + name + "}", self.ref(name))
                 return text
+            if key == "Fn::If":
+                condition, when_true, when_false = arg
+                return self.value(when_true if self.condition(condition) else when_false)
             if key.startswith("Fn::"):
                 raise TemplateError(f"the local runner does not resolve {key} in {v!r}")
         return v
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise TemplateError(f"unknown condition {name!r}")
+        return self._truth(self.conditions[name])
+
+    def _truth(self, node: Any) -> bool:
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Equals":
+            return str(self.value(arg[0])) == str(self.value(arg[1]))
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._truth(a) for a in arg)
+        raise TemplateError(f"the local runner does not evaluate {key} in conditions")
 
 
 class FunctionRunner:
@@ -172,6 +205,11 @@ class FunctionRunner:
         """Set the environment and import the handler (Lambda's init phase)."""
         os.environ.update(self.function.environment)
         os.environ.update(self.extra_env)
+        # Lambda sets both region variables; boto3 reads AWS_DEFAULT_REGION.
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise TemplateError("set AWS_REGION (the function's region), as Lambda would")
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = region
         with _import_lock:
             if self._handler is not None:
                 return

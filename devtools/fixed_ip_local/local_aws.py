@@ -6,6 +6,7 @@ lifecycle events are written to .local-aws/events/ for `fixed-ip invoke` or
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +34,18 @@ class LocalAws:
 def start(
     *, host: str = "127.0.0.1", port: int = 5000, pending: int = 1, out_dir: Path | None = None
 ) -> LocalAws:
+    from moto.moto_api._internal.models import moto_api_backend
     from moto.server import ThreadedMotoServer
 
     if not host.startswith("127.") and host not in {"localhost", "::1"}:
         raise SystemExit(f"error: local-aws serves on loopback only, not {host}")
     moto_patches.apply()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     endpoint = f"http://{host}:{port}"
+    # Backends live in this process: start from an empty AWS, as a fresh server would.
+    moto_api_backend.reset()
     session = boto3.Session(
         region_name=REGION,
         aws_access_key_id="local",
@@ -62,6 +67,12 @@ def start(
         path = out_dir / f"launch-{event['detail']['EC2InstanceId']}.json"
         path.write_text(json.dumps(event, indent=2) + "\n")
         files.append(path)
+    # sam local invoke: the document's local name (sam would resolve !Ref to the logical id)
+    env_file = out_dir.parent / "env.json"
+    env_file.write_text(
+        json.dumps({"LaunchFunction": {"FIXED_IP_HOSTNAME_DOCUMENT": world.document}}, indent=2)
+        + "\n"
+    )
     return LocalAws(server, endpoint, world, files)
 
 
@@ -89,8 +100,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 5000, pending: int = 1) -> int
         "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
         f"  .venv/bin/fixed-ip invoke LaunchFunction -e {first}\n"
         "  aws ec2 describe-network-interfaces --filters Name=tag-key,Values=fixed-ip:pool\n"
-        "  # with Docker: sam local invoke LaunchFunction -e FILE --env-vars local-env.json\n"
-        "  #   (AWS_ENDPOINT_URL=http://host.docker.internal:PORT inside the container)\n\n"
+        "  # where Docker runs (Linux: the container shares the host's loopback):\n"
+        f"  sam build && sam local invoke LaunchFunction -e {first} --docker-network host \\\n"
+        f"    --parameter-overrides LocalEndpointUrl={local.endpoint} "
+        "--env-vars .local-aws/env.json\n\n"
         "Ctrl-C stops it."
     )
     stop = threading.Event()

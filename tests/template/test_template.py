@@ -328,8 +328,13 @@ def test_environment_matches_the_code_contract(translated: dict[str, Any]) -> No
         **ENV_LITERALS,
         **{name: {"Ref": param} for name, param in ENV_FROM_PARAMETER.items()},
         "FIXED_IP_HOSTNAME_DOCUMENT": {"Ref": DOCUMENT_ID},
+        # Set only when LocalEndpointUrl is given (sam local invoke against local-aws).
+        "AWS_ENDPOINT_URL": {
+            "Fn::If": ["UseLocalEndpoint", {"Ref": "LocalEndpointUrl"}, {"Ref": "AWS::NoValue"}]
+        },
     }
     assert env == expected
+    assert translated["Parameters"]["LocalEndpointUrl"]["Default"] == ""
 
 
 def test_timeouts_nest(translated: dict[str, Any]) -> None:
