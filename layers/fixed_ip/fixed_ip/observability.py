@@ -56,7 +56,8 @@ class PowertoolsObserver(Observer):
     def decision(self, what: str, *, level: str = "info", **fields: Any) -> None:
         payload = {"decision": what, **self.base, **fields}
         payload = {k: self._clean(v) for k, v in payload.items() if v is not None}
-        getattr(self.logger, level)(what, extra=payload)
+        # stacklevel 3: "location" names the caller, not this method
+        getattr(self.logger, level)(what, extra=payload, stacklevel=3)
 
     def metric(self, name: str, value: float = 1, unit: str = "Count") -> None:
         self.metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
