@@ -1,0 +1,1 @@
+"""fixed-ip operator command line: pool management, status and deployment checks."""
