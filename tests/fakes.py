@@ -9,11 +9,14 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fixed_ip.errors import AgentNotOnline, AttachRejected, EniGone, EniInUse, InstanceGone
-from fixed_ip.models import Instance, Interface, PoolEni
+from fixed_ip.models import GroupInstance, Hook, Instance, Interface, ManagedGroup, PoolEni
 from fixed_ip.ports import Clock, Compute, Lifecycle, Observer, RunCommand
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -38,6 +41,8 @@ class FakeInstance:
     lifecycle: str = "Pending:Wait"
     tags: dict[str, str] = field(default_factory=dict)
     nics: dict[int, str] = field(default_factory=lambda: {0: "eni-primary"})
+    launch_time: datetime = field(default_factory=lambda: NOW - timedelta(hours=1))
+    state_changed_at: datetime | None = None
 
 
 class FakeClock(Clock):
@@ -52,17 +57,28 @@ class FakeClock(Clock):
         self.slept.append(seconds)
         self.now += seconds
 
+    def utcnow(self) -> datetime:
+        return NOW + timedelta(seconds=self.now - 1000.0)
+
 
 class RecordingObserver(Observer):
     def __init__(self) -> None:
         self.lines: list[dict[str, Any]] = []
         self.metrics: list[tuple[str, float]] = []
+        self.dimensioned: list[tuple[str, float, dict[str, str]]] = []
 
     def decision(self, what: str, *, level: str = "info", **fields: Any) -> None:
         self.lines.append({"decision": what, "level": level, **fields})
 
-    def metric(self, name: str, value: float = 1, unit: str = "Count") -> None:
+    def metric(
+        self,
+        name: str,
+        value: float = 1,
+        unit: str = "Count",
+        dimensions: dict[str, str] | None = None,
+    ) -> None:
         self.metrics.append((name, value))
+        self.dimensioned.append((name, value, dict(dimensions or {})))
 
     def count(self, name: str) -> float:
         return sum(v for n, v in self.metrics if n == name)
@@ -81,6 +97,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.enis: dict[str, FakeEni] = {}
         self.calls: list[str] = []
         self.completed: list[tuple[str, str]] = []  # (instance_id, result)
+        self.completed_tokens: list[str | None] = []
         self.heartbeats: list[str] = []
         self.active: set[str] = set()  # instance ids with an active launch action
         self.agent_online_at: dict[str, float] = {}
@@ -88,6 +105,8 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.commands: dict[str, tuple[str, str]] = {}
         self.os_hostname: dict[str, str] = {}
         self.attach_hook: Any = None  # called before each attach (fault injection)
+        # group name -> (max size, AZs, hooks, max healthy percentage)
+        self.groups: dict[str, tuple[int, tuple[str, ...], tuple[Hook, ...], int | None]] = {}
         self._ids = itertools.count(1)
 
     # -- world building ---------------------------------------------------------------
@@ -106,11 +125,23 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.enis[eni.eni_id] = eni
         return eni
 
+    def reactivate(self, instance_id: str) -> None:
+        """The action is active again (a retried event while it still waits)."""
+        self.active.add(instance_id)
+        self.instances[instance_id].lifecycle = "Pending:Wait"
+
     def held_by(self, instance_id: str) -> list[FakeEni]:
         return [e for e in self.enis.values() if e.instance_id == instance_id]
 
     def mutations(self) -> list[str]:
-        mutating = {"attach", "tag_instance", "send_set_hostname", "complete", "heartbeat"}
+        mutating = {
+            "attach",
+            "detach",
+            "tag_instance",
+            "send_set_hostname",
+            "complete",
+            "heartbeat",
+        }
         return [c for c in self.calls if c in mutating]
 
     # -- Compute ----------------------------------------------------------------------
@@ -127,6 +158,8 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             vpc_id=inst.vpc_id,
             group=inst.group,
             interfaces=tuple(Interface(e, i) for i, e in sorted(inst.nics.items())),
+            launch_time=inst.launch_time,
+            state_changed_at=inst.state_changed_at,
         )
 
     def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
@@ -171,6 +204,90 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.calls.append("tag_instance")
         self.instances[instance_id].tags.update(tags)
 
+    def _pool_eni(self, e: FakeEni) -> PoolEni:
+        return PoolEni(
+            eni_id=e.eni_id,
+            ip=e.ip,
+            az=e.az,
+            subnet_id="subnet-" + e.az,
+            vpc_id=e.vpc_id,
+            status="in-use" if e.instance_id else "available",
+            host_name=e.host_name,
+            instance_id=e.instance_id,
+            device_index=e.device_index,
+            attachment_id=f"attach-{e.eni_id}" if e.instance_id else None,
+            tags={"fixed-ip:pool": e.pool} if e.pool else {},
+        )
+
+    def enis_of_instance(self, instance_id: str, *, tag_key: str) -> list[PoolEni]:
+        self.calls.append("enis_of_instance")
+        return [
+            self._pool_eni(e) for e in self.enis.values() if e.instance_id == instance_id and e.pool
+        ]
+
+    def describe_enis(self, eni_ids: list[str]) -> list[PoolEni]:
+        self.calls.append("describe_enis")
+        return [self._pool_eni(self.enis[i]) for i in eni_ids if i in self.enis]
+
+    def detach(self, attachment_id: str) -> bool:
+        self.calls.append("detach")
+        with self.lock:
+            for e in self.enis.values():
+                if e.instance_id and f"attach-{e.eni_id}" == attachment_id:
+                    inst = self.instances.get(e.instance_id)
+                    if inst is not None:
+                        inst.nics.pop(e.device_index or 0, None)
+                    e.instance_id, e.device_index = None, None
+                    return True
+        return False
+
+    def describe_instances(self, instance_ids: list[str]) -> list[Instance]:
+        self.calls.append("describe_instances")
+        found = []
+        for iid in instance_ids:
+            if iid in self.instances:
+                inst = self.describe_instance(iid)
+                self.calls.pop()
+                found.append(inst)
+        return found
+
+    def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
+        self.calls.append("list_pool")
+        return [self._pool_eni(e) for e in self.enis.values() if e.pool == pool]
+
+    def add_group(
+        self,
+        name: str = "web-asg",
+        max_size: int = 6,
+        azs: tuple[str, ...] = ("az-a", "az-c"),
+        hooks: tuple[Hook, ...] = (Hook("fixed-ip-launch", "autoscaling:EC2_INSTANCE_LAUNCHING"),),
+        max_healthy_percentage: int | None = None,
+    ) -> None:
+        self.groups[name] = (max_size, azs, hooks, max_healthy_percentage)
+
+    def managed_groups(self, hook_prefix: str) -> list[ManagedGroup]:
+        self.calls.append("managed_groups")
+        out = []
+        for name, (max_size, azs, hooks, mhp) in self.groups.items():
+            mine = tuple(h for h in hooks if h.name.startswith(hook_prefix))
+            if not mine:
+                continue
+            out.append(
+                ManagedGroup(
+                    name=name,
+                    max_size=max_size,
+                    azs=azs,
+                    instances=tuple(
+                        GroupInstance(i.instance_id, i.az, i.lifecycle)
+                        for i in self.instances.values()
+                        if i.group == name and i.state not in {"terminated"}
+                    ),
+                    hooks=mine,
+                    max_healthy_percentage=mhp,
+                )
+            )
+        return out
+
     # -- Lifecycle --------------------------------------------------------------------
 
     def waiting_instances(self, group: str, az: str) -> list[str]:
@@ -181,13 +298,14 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             if i.group == group and i.az == az and i.lifecycle == "Pending:Wait"
         ]
 
-    def heartbeat(self, *, group: str, hook: str, token: str, instance_id: str) -> bool:
+    def heartbeat(self, *, group: str, hook: str, token: str | None, instance_id: str) -> bool:
         self.calls.append("heartbeat")
         self.heartbeats.append(instance_id)
         return instance_id in self.active
 
     def complete(self, *, group: str, hook: str, token: str, instance_id: str, result: str) -> bool:
         self.calls.append("complete")
+        self.completed_tokens.append(token)
         with self.lock:
             if instance_id not in self.active:
                 return False

@@ -199,16 +199,28 @@ class Simulation:
         self.replacement_backoff = replacement_backoff
         moto_patches.apply()
         moto_patches.set_auto_register(agent_online_after)
-        function = TemplateFunction.from_template(
-            "LaunchFunction",
-            parameters=parameters,
-            resource_names={"HostnameDocument": world.document},
-        )
-        self.runner = FunctionRunner(function, extra_env=FAST_POLLS)
+        self.runners = {
+            name: FunctionRunner(
+                TemplateFunction.from_template(
+                    name,
+                    parameters=parameters,
+                    resource_names={"HostnameDocument": world.document},
+                ),
+                extra_env=FAST_POLLS,
+            )
+            for name in ("LaunchFunction", "TerminateFunction", "SweeperFunction")
+        }
+        self.runner = self.runners["LaunchFunction"]
+        # All functions log through the same Powertools logger name (the service).
         self.logs = collect_logs(self.runner)
+        for runner in self.runners.values():
+            runner.prepare()
         self.emf = emf_sink if emf_sink is not None else []
         self.rules = rules_from_template(parameters)
-        self.lambdas = {"LaunchFunction": AsyncLambda(self.runner)}
+        self.lambdas = {
+            name: AsyncLambda(self.runners[name])
+            for name in ("LaunchFunction", "TerminateFunction")
+        }
         self.events: list[dict[str, Any]] = []
         moto_patches.add_lifecycle_listener(self._deliver)
 
@@ -268,6 +280,21 @@ class Simulation:
             self.autoscaling.set_desired_capacity(
                 AutoScalingGroupName=self.world.group, DesiredCapacity=desired
             )
+
+    def sweep(self) -> dict[str, Any]:
+        """One scheduled pass of the sweeper (EventBridge Scheduler's event shape)."""
+        event = {
+            "version": "0",
+            "id": "sweep",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": self.world.region,
+            "resources": [],
+            "detail": {},
+        }
+        return self.runners["SweeperFunction"].invoke(event)
 
     # -- Reporting -------------------------------------------------------------------------
 

@@ -121,9 +121,9 @@ def test_duplicate_delivery_afterwards_changes_nothing(aws, world, events, launc
     with metered() as meter:
         again = launch.invoke(copy.deepcopy(event))
     assert first["result"] == "CONTINUE"
-    assert again["decision"] == "lifecycle_not_active" and again["resumed"] is True
+    assert again["decision"] == "lifecycle_not_active" and again["reason"] == "action_not_active"
     assert held(aws, world.pool).keys() == before.keys()
-    assert "ec2:AttachNetworkInterface" not in meter.by_operation()
+    assert meter.mutating() == {}
 
 
 def test_simultaneous_duplicates_attach_one_eni(aws, world, events, launch):
@@ -135,6 +135,9 @@ def test_simultaneous_duplicates_attach_one_eni(aws, world, events, launch):
     assert len(held(aws, world.pool)[iid]) == 1
     decisions = sorted(r["decision"] for r in results)
     assert decisions.count("lifecycle_completed") == 1
+    # the losers' CompleteLifecycleAction failed with AWS's message, which quotes the token
+    token = event["detail"]["LifecycleActionToken"]
+    assert launch.logs.records and token not in repr(launch.logs.records)
     assert lifecycle_state(aws, iid) == "InService"
     assert violations(aws, world.group, world.pool) == []
 
@@ -185,6 +188,16 @@ def test_malformed_events_change_nothing_and_say_why(aws, world, events, launch,
     before = _aws_state(aws, world)
     with metered() as meter:
         result = launch.invoke(event)
+    if name.startswith("metadata-"):
+        # A real action of a managed hook, misconfigured: ABANDONed at once, with the
+        # reason, and nothing else changed.
+        assert (result["result"], result["reason"]) == ("ABANDON", "invalid_metadata")
+        assert meter.mutating() == {"autoscaling:CompleteLifecycleAction": 1}
+        [line] = launch.logs.decisions("lifecycle_completed")
+        assert line["detail"] == result["detail"] and "NotificationMetadata" in line["detail"]
+        enis, tags, _ = _aws_state(aws, world)
+        assert (enis, tags) == before[:2]
+        return
     assert result["result"] == "REFUSED"
     assert meter.total == 0
     assert _aws_state(aws, world) == before

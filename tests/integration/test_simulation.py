@@ -19,15 +19,20 @@ from tests.helpers import load_event
 
 
 def test_rules_come_from_the_template_and_match_like_eventbridge():
-    [rule] = rules_from_template()
-    assert rule.function == "LaunchFunction"
+    rules = {r.function: r for r in rules_from_template()}
+    assert set(rules) == {"LaunchFunction", "TerminateFunction"}
+    rule = rules["LaunchFunction"]
     event = load_event("launch.json")
     assert pattern_matches(rule.pattern, event)
     assert not pattern_matches(rule.pattern, load_event("invalid/unmanaged-hook.json"))
     assert not pattern_matches(rule.pattern, load_event("invalid/terminate-action.json"))
     assert not pattern_matches(rule.pattern, load_event("invalid/wrong-source.json"))
-    [other] = rules_from_template({"HookNamePrefix": "team-b"})
-    assert not pattern_matches(other.pattern, event)
+    assert pattern_matches(
+        rules["TerminateFunction"].pattern, load_event("invalid/terminate-action.json")
+    )
+    assert not pattern_matches(rules["TerminateFunction"].pattern, event)
+    other = {r.function: r for r in rules_from_template({"HookNamePrefix": "team-b"})}
+    assert not pattern_matches(other["LaunchFunction"].pattern, event)
 
 
 class FlakyRunner:
@@ -150,7 +155,7 @@ def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypat
 def test_demo_fails_with_the_seed_algorithm(tmp_path, monkeypatch):
     """The seed's user data: everyone takes the lowest free IP, a lost race is fatal."""
 
-    def lowest_ip_claim(self, run, instance):
+    def lowest_ip_claim(self, run, instance, waiting):
         enis = self.deps.compute.list_pool_enis(
             tag_key=self.settings.pool_tag_key,
             pool=run.req.pool,

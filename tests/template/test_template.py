@@ -319,7 +319,8 @@ def test_parameter_defaults(translated: dict[str, Any]) -> None:
     assert params["DeviceIndex"]["MinValue"] == 1
     assert sorted(params["OnHostnameFailure"]["AllowedValues"]) == ["ABANDON", "CONTINUE"]
     heartbeat = params["HookHeartbeatTimeout"]
-    assert (heartbeat["MinValue"], heartbeat["MaxValue"]) == (30, 7200)
+    # AWS allows 30..7200; below 120 the controller's 60 s heartbeats would not keep up.
+    assert (heartbeat["MinValue"], heartbeat["MaxValue"]) == (120, 7200)
 
 
 def test_environment_matches_the_code_contract(translated: dict[str, Any]) -> None:
@@ -335,6 +336,35 @@ def test_environment_matches_the_code_contract(translated: dict[str, Any]) -> No
     }
     assert env == expected
     assert translated["Parameters"]["LocalEndpointUrl"]["Default"] == ""
+
+
+PARAMETER_SETTINGS = {
+    "DeviceIndex": "device_index",
+    "SsmWaitSeconds": "ssm_wait_seconds",
+    "CommandTimeoutSeconds": "command_timeout_seconds",
+    "LostLaunchGraceSeconds": "lost_launch_grace_seconds",
+    "LeakGraceSeconds": "leak_grace_seconds",
+    "MaxHealthyPercent": "max_healthy_percent",
+}
+
+
+@pytest.mark.parametrize(("parameter", "field"), sorted(PARAMETER_SETTINGS.items()))
+def test_parameter_ranges_fit_what_the_code_accepts(
+    translated: dict[str, Any], parameter: str, field: str
+) -> None:
+    """A value CloudFormation accepts must never be a ConfigurationError at run time."""
+    from fixed_ip.settings import Settings
+
+    param = translated["Parameters"][parameter]
+    bounds = {
+        type(m).__name__: getattr(m, type(m).__name__.lower())
+        for m in Settings.model_fields[field].metadata
+    }
+    assert "MinValue" in param and "MaxValue" in param, parameter
+    assert param["MinValue"] >= bounds.get("Ge", bounds.get("Gt", float("-inf")))
+    assert param["MaxValue"] <= bounds["Le"]
+    for value in (param["MinValue"], param["MaxValue"], param["Default"]):
+        Settings.model_validate({"hostname_document": "doc", field: value})
 
 
 def test_timeouts_nest(translated: dict[str, Any]) -> None:
@@ -368,10 +398,14 @@ def test_rule_target_retries_and_dead_letters(translated: dict[str, Any]) -> Non
     assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
 
 
-def test_failed_invocations_go_to_the_queue(translated: dict[str, Any]) -> None:
-    (config,) = _resources(translated, "AWS::Lambda::EventInvokeConfig").values()
+@pytest.mark.parametrize("function", [FUNCTION_ID, "TerminateFunction"])
+def test_failed_invocations_go_to_the_queue(translated: dict[str, Any], function: str) -> None:
+    (config,) = [
+        c
+        for c in _resources(translated, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function}
+    ]
     props = config["Properties"]
-    assert props["FunctionName"] == {"Ref": FUNCTION_ID}
     assert props["MaximumRetryAttempts"] == 2
     assert 60 <= props["MaximumEventAgeInSeconds"] <= 21600
     queue_arn = {"Fn::GetAtt": [QUEUE_ID, "Arn"]}
@@ -387,7 +421,7 @@ def test_failed_events_queue(translated: dict[str, Any]) -> None:
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_only_the_rule_may_dead_letter_into_the_queue(translated: dict[str, Any]) -> None:
+def test_only_the_rules_may_dead_letter_into_the_queue(translated: dict[str, Any]) -> None:
     rule_id, _ = _launch_rule(translated)
     (policy,) = _resources(translated, "AWS::SQS::QueuePolicy").values()
     assert policy["Properties"]["Queues"] == [{"Ref": QUEUE_ID}]
@@ -395,7 +429,10 @@ def test_only_the_rule_may_dead_letter_into_the_queue(translated: dict[str, Any]
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert _as_list(allow["Action"]) == ["sqs:SendMessage"]
-    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": [rule_id, "Arn"]},
+        {"Fn::GetAtt": ["TerminateFunctionTerminateLifecycleAction", "Arn"]},
+    ]
 
 
 # -------------------------------------------------------------------------- SSM document
@@ -413,7 +450,7 @@ def _hostname_pattern(translated: dict[str, Any]) -> re.Pattern[str]:
 
 @pytest.mark.parametrize(
     "name",
-    ["server-a1", "web-01.example.internal", "a", "A1", "x" * 63, ".".join(["a" * 63] * 3)],
+    ["server-a1", "web-01.example.internal", "a", "A1", "x" * 63, "a" * 30 + "." + "b" * 33],
 )
 def test_hostname_pattern_accepts(translated: dict[str, Any], name: str) -> None:
     assert _hostname_pattern(translated).fullmatch(name)
@@ -437,6 +474,7 @@ def test_hostname_pattern_accepts(translated: dict[str, Any], name: str) -> None
         ".a",
         "a.",
         "x" * 64,
+        "a" * 30 + "." + "b" * 34,  # 65 characters: over the Linux limit
         ".".join(["a" * 63] * 4),  # 255 characters
         "server_a1",
     ],
@@ -502,11 +540,23 @@ def test_no_mutating_action_on_any_resource(translated: dict[str, Any]) -> None:
     assert not offenders, f"mutating actions allowed on Resource '*': {offenders}"
 
 
-def test_function_role_has_no_broad_managed_policies(translated: dict[str, Any]) -> None:
-    role = translated["Resources"][f"{FUNCTION_ID}Role"]["Properties"]
-    names = {arn.rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns", [])}
-    # Only what SAM adds: logs and X-Ray (Tracing: Active).
+@pytest.mark.parametrize(
+    ("function", "own"),
+    [
+        (FUNCTION_ID, ["LaunchPermissions"]),
+        ("TerminateFunction", ["ReleasePermissions"]),
+        ("SweeperFunction", ["LaunchPermissions", "ReleasePermissions"]),
+    ],
+)
+def test_function_roles_have_only_the_stacks_policies(
+    translated: dict[str, Any], function: str, own: list[str]
+) -> None:
+    role = translated["Resources"][f"{function}Role"]["Properties"]
+    arns = role.get("ManagedPolicyArns", [])
+    names = {arn.rsplit("/", 1)[-1] for arn in arns if isinstance(arn, str)}
+    # AWS managed: only what SAM adds, logs and X-Ray (Tracing: Active).
     assert names <= {"AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+    assert [a for a in arns if not isinstance(a, str)] == [{"Ref": p} for p in own]
 
 
 def test_attach_is_limited_to_pool_enis_and_managed_instances(translated: dict[str, Any]) -> None:
@@ -549,10 +599,12 @@ def test_create_tags_is_limited_to_host_name_tags_on_managed_instances(
 def test_lifecycle_actions_are_limited_to_managed_groups(
     translated: dict[str, Any], action: str
 ) -> None:
-    (statement,) = _statements_for(translated, action)
-    assert _resource_text(statement["Resource"]).endswith(
-        ":autoScalingGroup:*:autoScalingGroupName/${ManagedGroupPattern}"
-    )
+    statements = _statements_for(translated, action)
+    assert statements
+    for statement in statements:
+        assert _resource_text(statement["Resource"]).endswith(
+            ":autoScalingGroup:*:autoScalingGroupName/${ManagedGroupPattern}"
+        )
 
 
 def test_send_command_is_limited_to_the_document_and_managed_instances(

@@ -129,3 +129,13 @@ def test_bad_configuration_is_reported_and_raised():
         run_invocation(load_event("launch.json"), 300_000, observer, broken)
     [line] = logs.decisions("bad_configuration")
     assert "FIXED_IP_DEVICE_INDEX" in line["detail"]
+
+
+def test_misconfigured_hook_metadata_abandons_at_once(cloud):
+    event = launch_event(IID, "web-asg", TOKEN, NotificationMetadata='{"pol": "web"}')
+    result, logs, emf = invoke(cloud, event)
+    assert (result["result"], result["reason"]) == ("ABANDON", "invalid_metadata")
+    assert cloud.completed == [(IID, "ABANDON")] and cloud.mutations() == ["complete"]
+    [line] = logs.decisions("lifecycle_completed")
+    assert "pol" in line["detail"] and line["instance_id"] == IID
+    assert {"InvalidEvents", "Abandons"} <= metric_names(emf)

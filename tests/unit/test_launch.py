@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
 from fixed_ip.errors import (
     AgentNotOnline,
+    AttachRejected,
     BadHostNameTag,
     CommandFailed,
+    InstanceNotReady,
     InvalidEvent,
     OutOfTime,
     PoolExhausted,
@@ -72,13 +75,74 @@ def test_happy_path_claims_tags_names_and_continues(cloud):
 
 def test_already_holding_a_pool_eni_resumes_without_attaching(cloud):
     run(cloud)
-    cloud.active.add("i-0000000000000001")  # a duplicate/retried event for the same action
+    cloud.reactivate("i-0000000000000001")  # a retried event while the action still waits
     cloud.calls.clear()
     out, obs = run(cloud)
     assert out.resumed and out.result == CONTINUE and out.attach_attempts == 0
     assert "attach" not in cloud.calls
     assert len(cloud.held_by("i-0000000000000001")) == 1
     assert "eni_already_held" in obs.decisions()
+
+
+def test_late_duplicate_of_a_finished_action_changes_nothing(cloud):
+    run(cloud)
+    cloud.calls.clear()
+    out, _ = run(cloud)  # the instance is InService now
+    assert (out.result, out.reason) == (None, "action_not_active")
+    assert cloud.mutations() == []
+
+
+def test_late_duplicate_never_attaches_to_an_abandoned_instance(cloud):
+    for eni in cloud.enis.values():
+        eni.instance_id = "i-someoneelse00001" if eni.az == "az-a" else None
+    run(cloud)  # exhausted: ABANDON, the instance terminates
+    cloud.instances["i-0000000000000001"].lifecycle = "Terminating"
+    cloud.enis[next(iter(cloud.enis))].instance_id = None  # an address comes back
+    cloud.calls.clear()
+    out, _ = run(cloud)
+    assert out.reason == "action_not_active" and cloud.held_by("i-0000000000000001") == []
+    assert cloud.mutations() == []
+
+
+def test_launch_into_the_warm_pool_continues_without_an_eni(cloud):
+    out, obs = run(cloud, request().model_copy(update={"to_warm_pool": True}))
+    assert (out.result, out.reason) == (CONTINUE, "warm_pool")
+    assert cloud.mutations() == ["complete"] and "warm_pool_skipped" in obs.decisions()
+
+
+def test_instance_not_yet_visible_is_retried_then_given_up(cloud):
+    del cloud.instances["i-0000000000000001"]
+    fresh = request().model_copy(update={"event_time": cloud.clock.utcnow()})
+    with pytest.raises(InstanceNotReady):
+        run(cloud, fresh, deadline=cloud.clock.now + 3)
+    assert cloud.mutations() == []
+    old = request().model_copy(update={"event_time": cloud.clock.utcnow() - timedelta(hours=1)})
+    out, _ = run(cloud, old)
+    assert (out.result, out.reason) == (ABANDON, "instance_gone")
+
+
+def test_pending_instance_is_waited_for(cloud):
+    inst = cloud.instances["i-0000000000000001"]
+    inst.state = "pending"
+    real_sleep = cloud.clock.sleep
+
+    def boot(seconds):
+        real_sleep(seconds)
+        inst.state = "running"
+
+    cloud.clock.sleep = boot
+    out, _ = run(cloud)
+    assert out.result == CONTINUE and len(cloud.held_by("i-0000000000000001")) == 1
+
+
+def test_attach_refused_with_the_index_free_abandons(cloud):
+    def refuse(eni_id, instance_id):
+        raise AttachRejected("InvalidParameterValue")
+
+    cloud.attach_hook = refuse
+    out, obs = run(cloud)
+    assert (out.result, out.reason) == (ABANDON, "attach_refused")
+    assert cloud.calls.count("attach") == 1 and "claim_conflict" in obs.decisions()
 
 
 def test_exhausted_pool_abandons_without_attaching(cloud):
@@ -143,7 +207,7 @@ def test_held_eni_whose_tag_became_invalid_abandons_before_any_use(cloud):
     run(cloud)
     [eni] = cloud.held_by("i-0000000000000001")
     eni.host_name = "a;reboot"
-    cloud.active.add("i-0000000000000001")
+    cloud.reactivate("i-0000000000000001")
     cloud.calls.clear()
     out, _ = run(cloud)
     assert (out.result, out.reason) == (ABANDON, "invalid_host_name")

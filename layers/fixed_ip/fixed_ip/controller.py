@@ -3,22 +3,29 @@ final decision line and metrics. The Lambda handler is only the composition root
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
-from fixed_ip.errors import ConfigurationError, InvalidEvent, Transient
-from fixed_ip.launch import LaunchOutcome, LaunchUseCase
+from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
+from fixed_ip.launch import ABANDON, LaunchOutcome, LaunchUseCase
 from fixed_ip.models import (
     LAUNCH_DETAIL_TYPE,
     LAUNCHING,
+    TERMINATE_DETAIL_TYPE,
+    TERMINATING,
     HookMetadata,
     LaunchRequest,
     LifecycleEvent,
+    TerminateRequest,
     parse_lifecycle_event,
 )
 from fixed_ip.observability import PowertoolsObserver
 from fixed_ip.ports import Clock
 from fixed_ip.settings import Settings
+from fixed_ip.sweeper import SweeperUseCase
+from fixed_ip.terminate import TerminateUseCase
 
 REFUSED = "REFUSED"
 
@@ -32,11 +39,7 @@ def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
             f"this function handles launch lifecycle actions; got {event.detail_type!r} "
             f"({detail.LifecycleTransition})"
         )
-    if not detail.LifecycleHookName.startswith(settings.hook_prefix):
-        raise InvalidEvent(
-            f"hook {detail.LifecycleHookName!r} is not managed: managed hook names start "
-            f"with {settings.hook_prefix!r}"
-        )
+    _check_managed(detail.LifecycleHookName, settings)
     metadata = HookMetadata.from_notification(detail.NotificationMetadata)
     try:
         return LaunchRequest(
@@ -46,12 +49,37 @@ def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
             token=detail.LifecycleActionToken,
             pool=metadata.pool or detail.AutoScalingGroupName,
             device_index=metadata.device_index or settings.device_index,
+            event_time=event.time,
+            to_warm_pool=detail.Destination == "WarmPool",
         )
     except ValueError as exc:
-        raise InvalidEvent(
+        raise InvalidMetadata(
             f"group name {detail.AutoScalingGroupName!r} cannot be a pool name; name the "
             'pool in the hook\'s NotificationMetadata: {"pool": "..."}'
         ) from exc
+
+
+def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateRequest:
+    detail = event.detail
+    if event.detail_type != TERMINATE_DETAIL_TYPE or detail.LifecycleTransition != TERMINATING:
+        raise InvalidEvent(
+            f"this function handles terminate lifecycle actions; got {event.detail_type!r} "
+            f"({detail.LifecycleTransition})"
+        )
+    _check_managed(detail.LifecycleHookName, settings)
+    return TerminateRequest(
+        instance_id=detail.EC2InstanceId,
+        group=detail.AutoScalingGroupName,
+        hook=detail.LifecycleHookName,
+        token=detail.LifecycleActionToken,
+    )
+
+
+def _check_managed(hook: str, settings: Settings) -> None:
+    if not hook.startswith(settings.hook_prefix):
+        raise InvalidEvent(
+            f"hook {hook!r} is not managed: managed hook names start with {settings.hook_prefix!r}"
+        )
 
 
 class LaunchController:
@@ -65,28 +93,48 @@ class LaunchController:
     ) -> dict[str, Any]:
         started = self.clock.monotonic()
         try:
-            req = launch_request(parse_lifecycle_event(event), self.settings)
+            parsed = parse_lifecycle_event(event)
+            req = launch_request(parsed, self.settings)
+        except InvalidMetadata as exc:
+            return self._abandon_misconfigured(parsed, exc, observer)
         except InvalidEvent as exc:
             return refuse(observer, exc)
-        observer.add_secret(req.token)
+        observer.add_secret(req.token or "")
         observer.bind(instance_id=req.instance_id, group=req.group, hook=req.hook, pool=req.pool)
         observer.dimension("Pool", req.pool)
         deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
         try:
-            out = self.use_case.run(req, deadline=deadline, observer=observer)
+            with _retried_errors(observer):
+                out = self.use_case.run(req, deadline=deadline, observer=observer)
         except InvalidEvent as exc:
             return refuse(observer, exc)
-        except Transient as exc:
-            observer.metric("Retries")
-            observer.decision("retry_later", level="warning", reason=exc.reason, detail=str(exc))
-            raise
-        except Exception as exc:
-            observer.metric("Errors")
-            observer.decision(
-                "error", level="error", reason=type(exc).__name__, detail=_aws_code(exc)
-            )
-            raise
         return self._report(observer, out, started)
+
+    def _abandon_misconfigured(
+        self, event: LifecycleEvent, exc: InvalidMetadata, observer: PowertoolsObserver
+    ) -> dict[str, Any]:
+        """A real action of a managed hook that cannot be served as configured: ABANDON
+        it now (invariant 3) instead of leaving the instance to the hook's timeout."""
+        detail = event.detail
+        observer.add_secret(detail.LifecycleActionToken)
+        observer.bind(
+            instance_id=detail.EC2InstanceId,
+            group=detail.AutoScalingGroupName,
+            hook=detail.LifecycleHookName,
+        )
+        with _retried_errors(observer):
+            completed = self.use_case.deps.lifecycle.complete(
+                group=detail.AutoScalingGroupName,
+                hook=detail.LifecycleHookName,
+                token=detail.LifecycleActionToken,
+                instance_id=detail.EC2InstanceId,
+                result=ABANDON,
+            )
+        observer.metric("InvalidEvents")
+        observer.metric("Abandons")
+        what = "lifecycle_completed" if completed else "lifecycle_not_active"
+        observer.decision(what, level="error", result=ABANDON, reason=exc.reason, detail=str(exc))
+        return {"decision": what, "result": ABANDON, "reason": exc.reason, "detail": str(exc)}
 
     def _report(
         self, observer: PowertoolsObserver, out: LaunchOutcome, started: float
@@ -120,6 +168,84 @@ class LaunchController:
         return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
 
 
+@contextmanager
+def _retried_errors(observer: PowertoolsObserver) -> Iterator[None]:
+    """Errors Lambda retries: one line and a metric each, then re-raised."""
+    try:
+        yield
+    except (InvalidEvent, ConfigurationError):
+        raise
+    except Transient as exc:
+        observer.metric("Retries")
+        observer.decision("retry_later", level="warning", reason=exc.reason, detail=str(exc))
+        raise
+    except Exception as exc:
+        observer.metric("Errors")
+        observer.decision("error", level="error", reason=type(exc).__name__, detail=_aws_code(exc))
+        raise
+
+
+class TerminateController:
+    def __init__(self, use_case: TerminateUseCase, settings: Settings, clock: Clock) -> None:
+        self.use_case = use_case
+        self.settings = settings
+        self.clock = clock
+
+    def handle(
+        self, event: object, observer: PowertoolsObserver, remaining_ms: int
+    ) -> dict[str, Any]:
+        started = self.clock.monotonic()
+        try:
+            req = terminate_request(parse_lifecycle_event(event), self.settings)
+        except InvalidEvent as exc:
+            return refuse(observer, exc)
+        observer.add_secret(req.token)
+        observer.bind(instance_id=req.instance_id, group=req.group, hook=req.hook)
+        deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        with _retried_errors(observer):
+            out = self.use_case.run(req, deadline=deadline, observer=observer)
+        what = "lifecycle_completed" if out.completed else "lifecycle_not_active"
+        if not out.completed:
+            observer.metric("ActionsNotActive")
+        fields = {
+            "result": out.result,
+            "reason": out.reason,
+            "eni_id": ",".join(out.released + out.pending) or None,
+            "ip": ",".join(out.ips) or None,
+            "host_name": ",".join(out.host_names) or None,
+            "duration_ms": int((self.clock.monotonic() - started) * 1000),
+        }
+        observer.decision(what, level="info" if not out.pending else "warning", **fields)
+        return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
+
+
+class SweeperController:
+    def __init__(self, use_case: SweeperUseCase, settings: Settings, clock: Clock) -> None:
+        self.use_case = use_case
+        self.settings = settings
+        self.clock = clock
+
+    def handle(
+        self, event: object, observer: PowertoolsObserver, remaining_ms: int
+    ) -> dict[str, Any]:
+        """A scheduled pass; the event's content is not used."""
+        started = self.clock.monotonic()
+        deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        with _retried_errors(observer):
+            report = self.use_case.run(now=datetime.now(UTC), deadline=deadline, observer=observer)
+        summary = {
+            "groups": report.groups,
+            "lost_launches_finished": len(report.lost_launches),
+            "leaked_enis_released": len(report.released),
+            "instances_without_eni": len(report.without_eni),
+            "shortfall": sum(c.shortfall for c in report.capacity),
+            "stopped_early": report.stopped_early,
+            "duration_ms": int((self.clock.monotonic() - started) * 1000),
+        }
+        observer.decision("sweep_completed", **summary)
+        return {"decision": "sweep_completed", **summary}
+
+
 def refuse(observer: PowertoolsObserver, exc: InvalidEvent | ConfigurationError) -> dict[str, Any]:
     """Bad input: one clear line, a metric, no AWS change, no retry."""
     observer.metric("InvalidEvents" if isinstance(exc, InvalidEvent) else "ConfigErrors")
@@ -139,11 +265,17 @@ def _aws_code(exc: Exception) -> str:
     return ""
 
 
+class Handles(Protocol):
+    def handle(
+        self, event: object, observer: PowertoolsObserver, remaining_ms: int
+    ) -> dict[str, Any]: ...
+
+
 def run_invocation(
     event: object,
     remaining_ms: int,
     observer: PowertoolsObserver,
-    controller: Callable[[], LaunchController],
+    controller: Callable[[], Handles],
 ) -> dict[str, Any]:
     """One invocation: build (or reuse) the controller, handle, flush metrics. A
     configuration error is logged clearly and raised: the operator must fix the stack,

@@ -37,6 +37,14 @@ class InvalidEvent(FixedIpError):
     reason = "invalid_event"
 
 
+class InvalidMetadata(InvalidEvent):
+    """A real lifecycle action of a managed hook whose configuration (NotificationMetadata,
+    or a group name that cannot name a pool) is wrong: the action is ABANDONed at once
+    rather than left to time out, with the reason."""
+
+    reason = "invalid_metadata"
+
+
 class InvalidHostName(FixedIpError):
     """A host name failed RFC 1123 validation; it never reaches an instance."""
 
@@ -78,6 +86,12 @@ class ClaimFailure(Definitive):
 
 class InstanceGone(ClaimFailure):
     reason = "instance_gone"
+
+
+class AttachRefused(ClaimFailure):
+    """AWS keeps refusing the attach although the device index is free."""
+
+    reason = "attach_refused"
 
 
 class PoolExhausted(ClaimFailure):
@@ -127,6 +141,13 @@ class Transient(FixedIpError):
 
 class ClaimContention(Transient):
     reason = "claim_contention"
+
+
+class InstanceNotReady(Transient):
+    """EC2 does not show the instance yet (eventual consistency right after launch), or
+    refuses the attach while it is still pending."""
+
+    reason = "instance_not_ready"
 
 
 class OutOfTime(Transient):

@@ -9,7 +9,9 @@ from fixed_ip.errors import InvalidHostName
 # One label: letters, digits and hyphens, 1..63 characters, no hyphen at either end
 # (RFC 1123 section 2.1 relaxes RFC 952 to allow a leading digit).
 _LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
-MAX_LENGTH = 253
+# RFC 1123 allows 253 characters in a DNS name, but Linux keeps at most 64 (HOST_NAME_MAX)
+# as the host name, and hostnamectl refuses longer ones.
+MAX_LENGTH = 64
 
 
 def validate_hostname(value: object) -> str:
@@ -23,7 +25,8 @@ def validate_hostname(value: object) -> str:
         raise InvalidHostName("host name is empty", host_name=shown)
     if len(value) > MAX_LENGTH:
         raise InvalidHostName(
-            f"host name is {len(value)} characters long, more than {MAX_LENGTH}",
+            f"host name is {len(value)} characters long, more than {MAX_LENGTH} "
+            "(the Linux host name limit)",
             host_name=shown,
         )
     for label in value.split("."):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from fixed_ip.errors import (
     AgentNotOnline,
+    AttachRefused,
     AttachRejected,
     BadHostNameTag,
     ClaimContention,
@@ -28,6 +29,7 @@ from fixed_ip.errors import (
     EniInUse,
     HostnameStepFailure,
     InstanceGone,
+    InstanceNotReady,
     InvalidEvent,
     InvalidHostName,
     OutOfTime,
@@ -42,9 +44,13 @@ from fixed_ip.settings import Settings
 CONTINUE = "CONTINUE"
 ABANDON = "ABANDON"
 
-COMMAND_DONE = {"Success", "Failed", "TimedOut", "Cancelled", "Cancelling", "Undeliverable"}
+# Terminal GetCommandInvocation statuses (Pending, InProgress, Delayed, Cancelling go on).
+COMMAND_DONE = {"Success", "Failed", "TimedOut", "Cancelled"}
 # Bounds on the claim loop: each round re-reads the pool after a lost race.
 MAX_CLAIM_ROUNDS = 12
+BACKOFF_BASE_SECONDS = 0.05
+# How long EC2 may not list a just-launched instance (eventual consistency).
+NOT_FOUND_GRACE_SECONDS = 60
 
 
 @dataclass
@@ -148,18 +154,20 @@ class LaunchUseCase:
 
     def _provision(self, run: _Run) -> None:
         req, out = run.req, run.out
-        instance = self.deps.compute.describe_instance(req.instance_id)
-        if instance is None or instance.gone:
-            state = instance.state if instance else "unknown to EC2"
-            raise InstanceGone(f"instance {req.instance_id} is {state}")
-        if instance.group != req.group:
-            # Invariant 5: never touch an instance outside the group named by the event.
-            raise InvalidEvent(
-                f"instance {req.instance_id} belongs to group {instance.group!r}, "
-                f"not {req.group!r} named by the event"
-            )
+        if req.to_warm_pool:
+            # Into the warm pool, where it is stopped: no address yet. Leaving the pool
+            # for the group brings a launch action of its own, which claims the ENI.
+            out.reason = "warm_pool"
+            run.observer.decision("warm_pool_skipped", reason="warm_pool")
+            return
+        instance = self._ready_instance(run)
         out.az = instance.az
-        eni = self._claim(run, instance)
+        waiting = self.deps.lifecycle.waiting_instances(req.group, instance.az)
+        if req.instance_id not in waiting:
+            # Not (or no longer) in Pending:Wait: a late duplicate of a finished action.
+            # Nothing to do, and nothing must be attached to it.
+            raise _ActionGone(f"instance {req.instance_id} is not in Pending:Wait")
+        eni = self._claim(run, instance, waiting)
         out.eni_id, out.ip = eni.eni_id, eni.ip
         try:
             host_name = validate_hostname(eni.host_name)
@@ -173,10 +181,39 @@ class LaunchUseCase:
         )
         self._set_os_hostname(run, host_name)
 
-    def _claim(self, run: _Run, instance: Instance) -> PoolEni:
+    def _ready_instance(self, run: _Run) -> Instance:
+        """The instance, once EC2 shows it running. Right after launch EC2 may not list
+        it yet (eventual consistency) or still show it pending, when it refuses an
+        attach: wait, within the invocation, or let the retried event carry on."""
+        req, clock = run.req, self.deps.clock
+        while True:
+            instance = self.deps.compute.describe_instance(req.instance_id)
+            if instance is not None and instance.gone:
+                raise InstanceGone(f"instance {req.instance_id} is {instance.state}")
+            if instance is not None and instance.group != req.group:
+                # Invariant 5: never touch an instance outside the group named by the event.
+                raise InvalidEvent(
+                    f"instance {req.instance_id} belongs to group {instance.group!r}, "
+                    f"not {req.group!r} named by the event"
+                )
+            if instance is not None and instance.state != "pending":
+                return instance
+            if instance is None:
+                age = (clock.utcnow() - req.event_time).total_seconds() if req.event_time else 1e9
+                if age > NOT_FOUND_GRACE_SECONDS:
+                    raise InstanceGone(f"instance {req.instance_id} is unknown to EC2")
+            if clock.monotonic() + self.settings.agent_poll_seconds > run.deadline:
+                raise InstanceNotReady(f"instance {req.instance_id} is not running yet")
+            clock.sleep(self.settings.agent_poll_seconds)
+
+    def _claim(self, run: _Run, instance: Instance, waiting: list[str]) -> PoolEni:
         """Return the pool ENI this instance holds, attaching one if it holds none."""
         compute, observer, req, out = self.deps.compute, run.observer, run.req, run.out
-        for _ in range(MAX_CLAIM_ROUNDS):
+        refused = False
+        for round_no in range(MAX_CLAIM_ROUNDS):
+            if round_no:
+                self._backoff(run, round_no)
+                waiting = self.deps.lifecycle.waiting_instances(req.group, instance.az)
             enis = compute.list_pool_enis(
                 tag_key=self.settings.pool_tag_key,
                 pool=req.pool,
@@ -205,7 +242,14 @@ class LaunchUseCase:
                     f"device index {req.device_index} of {req.instance_id} holds "
                     f"{occupant.eni_id}, which is not in pool {req.pool!r}"
                 )
-            free = self._usable(run, (e for e in enis if e.free))
+            if refused:
+                # Refused although the re-read shows the index free and nothing held:
+                # not a race, and retrying will not change AWS's answer.
+                raise AttachRefused(
+                    f"AWS refused to attach a pool ENI to {req.instance_id} at device index "
+                    f"{req.device_index} (InvalidParameterValue) with the index free"
+                )
+            free = self._usable(run, (e for e in enis if e.free), first=round_no == 0)
             if not free:
                 in_use = sum(1 for e in enis if not e.free)
                 raise PoolExhausted(
@@ -213,12 +257,8 @@ class LaunchUseCase:
                     f"({in_use} of {len(enis)} in use or unusable)"
                 )
             holders = {e.instance_id for e in enis if e.instance_id}
-            waiting = [
-                i
-                for i in self.deps.lifecycle.waiting_instances(req.group, instance.az)
-                if i not in holders
-            ]
-            eni = spread_order(req.instance_id, waiting, free)[0]
+            rivals = [i for i in waiting if i not in holders]
+            eni = spread_order(req.instance_id, rivals, free)[0]
             out.attach_attempts += 1
             try:
                 compute.attach(
@@ -226,21 +266,18 @@ class LaunchUseCase:
                 )
             except (EniInUse, EniGone) as exc:
                 # Lost the race for this ENI (or it vanished): re-read and aim again.
-                out.conflicts += 1
-                observer.metric("ClaimConflicts")
-                observer.decision(
-                    "claim_conflict",
-                    az=instance.az,
-                    eni_id=eni.eni_id,
-                    ip=eni.ip,
-                    reason=exc.reason,
-                )
+                self._conflict(run, instance, eni, exc.reason)
                 continue
-            except AttachRejected:
+            except AttachRejected as exc:
                 # Most likely a duplicate delivery attached at our device index first:
                 # re-read the instance and the pool; the next round resumes from it.
-                out.conflicts += 1
+                self._conflict(run, instance, eni, exc.reason)
                 instance = compute.describe_instance(req.instance_id) or instance
+                refused = True
+                continue
+            except InstanceNotReady:
+                # Still pending after all: wait until it runs, then aim again.
+                instance = self._ready_instance(run)
                 continue
             observer.metric("Claims")
             observer.decision(
@@ -257,7 +294,26 @@ class LaunchUseCase:
             "the retried event tries again"
         )
 
-    def _usable(self, run: _Run, candidates: Iterable[PoolEni]) -> list[PoolEni]:
+    def _conflict(self, run: _Run, instance: Instance, eni: PoolEni, reason: str) -> None:
+        run.out.conflicts += 1
+        run.observer.metric("ClaimConflicts")
+        run.observer.decision(
+            "claim_conflict", az=instance.az, eni_id=eni.eni_id, ip=eni.ip, reason=reason
+        )
+
+    def _backoff(self, run: _Run, round_no: int) -> None:
+        """A short pause before re-reading after a lost race, growing per round and
+        different per instance (so rivals do not re-read in lockstep), within the
+        deadline: attach calls come from EC2's small mutation budget (5/s refill)."""
+        jitter = hashlib.blake2b(f"{run.req.instance_id}/{round_no}".encode(), digest_size=2)
+        cap = min(2.0, BACKOFF_BASE_SECONDS * 2**round_no)
+        pause = cap * (0.5 + int.from_bytes(jitter.digest()) / 131070)
+        if self.deps.clock.monotonic() + pause < run.deadline:
+            self.deps.clock.sleep(pause)
+
+    def _usable(
+        self, run: _Run, candidates: Iterable[PoolEni], *, first: bool = True
+    ) -> list[PoolEni]:
         """Free ENIs whose host-name tag is valid; the others are refused, each with a
         log line, so one bad tag cannot reach an instance or block the pool."""
         usable = []
@@ -265,6 +321,8 @@ class LaunchUseCase:
             try:
                 validate_hostname(eni.host_name)
             except InvalidHostName as exc:
+                if not first:
+                    continue  # refused (and counted) in the first round already
                 run.observer.metric("InvalidHostNames")
                 run.observer.decision(
                     "eni_refused",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fixed_ip.errors import InvalidEvent
+from fixed_ip.errors import InvalidEvent, InvalidMetadata
 
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
@@ -66,17 +67,19 @@ class HookMetadata(BaseModel):
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise InvalidEvent(
+            raise InvalidMetadata(
                 f"NotificationMetadata is not valid JSON ({exc.msg} at position {exc.pos})"
             ) from exc
         if not isinstance(data, dict):
-            raise InvalidEvent(
+            raise InvalidMetadata(
                 f"NotificationMetadata must be a JSON object, got {type(data).__name__}"
             )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise InvalidEvent(f"NotificationMetadata is invalid: {describe_errors(exc)}") from exc
+            raise InvalidMetadata(
+                f"NotificationMetadata is invalid: {describe_errors(exc)}"
+            ) from exc
 
 
 def describe_errors(exc: ValidationError) -> str:
@@ -107,9 +110,26 @@ class LaunchRequest(BaseModel):
     instance_id: str
     group: str
     hook: str
-    token: str = Field(repr=False)
+    # None when the event was lost and the sweeper finishes the action by instance id.
+    token: str | None = Field(default=None, repr=False)
     pool: str = Field(pattern=POOL_NAME_PATTERN, max_length=POOL_NAME_MAX)
     device_index: int = Field(ge=1, le=31)
+    # When Auto Scaling emitted the event (None when the sweeper found the instance).
+    event_time: datetime | None = None
+    # Warm pools: an instance launched into the warm pool (then stopped) gets its ENI
+    # when it leaves the pool for the group, with a launch action of its own.
+    to_warm_pool: bool = False
+
+
+class TerminateRequest(BaseModel):
+    """What the terminate use case needs from a validated event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_id: str
+    group: str
+    hook: str
+    token: str = Field(repr=False)
 
 
 # --- Domain value objects (what the adapters return) ---------------------------------
@@ -129,6 +149,9 @@ class Instance:
     vpc_id: str | None
     group: str | None  # the aws:autoscaling:groupName tag
     interfaces: tuple[Interface, ...] = ()
+    launch_time: datetime | None = None
+    # When EC2 last changed the state, where EC2 says (StateTransitionReason).
+    state_changed_at: datetime | None = None
 
     @property
     def gone(self) -> bool:
@@ -157,8 +180,43 @@ class PoolEni:
         return self.status == "available" and self.instance_id is None
 
     @property
+    def pool(self) -> str | None:
+        return self.tags.get("fixed-ip:pool")
+
+    @property
     def ip_key(self) -> tuple[int, ...]:
         try:
             return tuple(int(p) for p in self.ip.split("."))
         except ValueError:
             return (999,)
+
+
+@dataclass(frozen=True)
+class GroupInstance:
+    instance_id: str
+    az: str
+    lifecycle_state: str  # Pending:Wait, InService, Terminating:Wait, ...
+
+
+@dataclass(frozen=True)
+class Hook:
+    name: str
+    transition: str
+    metadata: str | None = None
+
+
+@dataclass(frozen=True)
+class ManagedGroup:
+    """An Auto Scaling group with at least one fixed-ip hook."""
+
+    name: str
+    max_size: int
+    azs: tuple[str, ...]
+    instances: tuple[GroupInstance, ...]
+    hooks: tuple[Hook, ...]
+    # InstanceMaintenancePolicy.MaxHealthyPercentage: how far above the desired capacity
+    # replacements (instance refresh, maintenance) may go; None when the group has none.
+    max_healthy_percentage: int | None = None
+
+    def launch_hooks(self) -> list[Hook]:
+        return [h for h in self.hooks if h.transition == LAUNCHING]

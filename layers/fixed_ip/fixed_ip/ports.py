@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime
 from typing import Any
 
-from fixed_ip.models import Instance, PoolEni
+from fixed_ip.models import Instance, ManagedGroup, PoolEni
 
 
 class Compute(ABC):
@@ -27,6 +28,26 @@ class Compute(ABC):
     @abstractmethod
     def tag_instance(self, instance_id: str, tags: dict[str, str]) -> None: ...
 
+    @abstractmethod
+    def enis_of_instance(self, instance_id: str, *, tag_key: str) -> list[PoolEni]:
+        """The pool ENIs (any pool) attached to this instance."""
+
+    @abstractmethod
+    def describe_enis(self, eni_ids: list[str]) -> list[PoolEni]:
+        """These ENIs as they are now (missing ones are left out)."""
+
+    @abstractmethod
+    def detach(self, attachment_id: str) -> bool:
+        """Detach; False when the attachment no longer exists (already detached)."""
+
+    @abstractmethod
+    def describe_instances(self, instance_ids: list[str]) -> list[Instance]:
+        """The instances EC2 still knows, among these ids."""
+
+    @abstractmethod
+    def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
+        """Every ENI of the pool, in every AZ."""
+
 
 class Lifecycle(ABC):
     """Auto Scaling: the group's waiting instances and the lifecycle action itself."""
@@ -36,12 +57,19 @@ class Lifecycle(ABC):
         """Ids of the group's instances in this AZ that are in Pending:Wait."""
 
     @abstractmethod
-    def heartbeat(self, *, group: str, hook: str, token: str, instance_id: str) -> bool:
+    def managed_groups(self, hook_prefix: str) -> list[ManagedGroup]:
+        """Groups with at least one lifecycle hook whose name starts with the prefix."""
+
+    @abstractmethod
+    def heartbeat(self, *, group: str, hook: str, token: str | None, instance_id: str) -> bool:
         """Restart the hook's timeout; False when the action is no longer active."""
 
     @abstractmethod
-    def complete(self, *, group: str, hook: str, token: str, instance_id: str, result: str) -> bool:
-        """Complete the action; False when it was no longer active (already done)."""
+    def complete(
+        self, *, group: str, hook: str, token: str | None, instance_id: str, result: str
+    ) -> bool:
+        """Complete the action (by token, or by instance id when the token is None);
+        False when it was no longer active (already done)."""
 
 
 class RunCommand(ABC):
@@ -66,6 +94,10 @@ class Clock(ABC):
     def monotonic(self) -> float: ...
 
     @abstractmethod
+    def utcnow(self) -> datetime:
+        """Wall-clock time, timezone-aware UTC (to compare with AWS timestamps)."""
+
+    @abstractmethod
     def sleep(self, seconds: float) -> None: ...
 
 
@@ -76,4 +108,11 @@ class Observer(ABC):
     def decision(self, what: str, *, level: str = "info", **fields: Any) -> None: ...
 
     @abstractmethod
-    def metric(self, name: str, value: float = 1, unit: str = "Count") -> None: ...
+    def metric(
+        self,
+        name: str,
+        value: float = 1,
+        unit: str = "Count",
+        dimensions: dict[str, str] | None = None,
+    ) -> None:
+        """A metric with the invocation's dimensions, or with `dimensions` instead."""

@@ -33,6 +33,16 @@ class Settings(BaseModel):
     # the local simulation shortens them).
     agent_poll_seconds: float = Field(default=5.0, gt=0, le=60)
     command_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Terminate path: how long to wait for a detached ENI to become available.
+    release_wait_seconds: int = Field(default=60, ge=0, le=600)
+    # Sweeper: a Pending:Wait instance older than this without its ENI lost its event;
+    # an ENI on an instance that stopped existing this long ago has leaked.
+    lost_launch_grace_seconds: int = Field(default=600, ge=0, le=86400)
+    leak_grace_seconds: int = Field(default=300, ge=0, le=86400)
+    # Capacity: the headroom (percent of max size) replacements may need above the
+    # maximum when the group has no InstanceMaintenancePolicy (AWS may exceed the
+    # maximum by 10% while rebalancing AZs).
+    max_healthy_percent: int = Field(default=110, ge=100, le=200)
     # Seconds kept in reserve before the Lambda deadline to complete the action.
     deadline_reserve_seconds: int = Field(default=10, ge=1, le=120)
 

@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fixed_ip.adapters import error_code
+from fixed_ip.models import GroupInstance, Hook, ManagedGroup
 from fixed_ip.ports import Lifecycle
 
 PENDING_WAIT = "Pending:Wait"
@@ -24,6 +25,46 @@ class AutoScalingLifecycle(Lifecycle):
             for inst in g.get("Instances", [])
             if inst.get("AvailabilityZone") == az and inst.get("LifecycleState") == PENDING_WAIT
         ]
+
+    def managed_groups(self, hook_prefix: str) -> list[ManagedGroup]:
+        groups = []
+        paginator = self.client.get_paginator("describe_auto_scaling_groups")
+        for page in paginator.paginate():
+            for raw in page.get("AutoScalingGroups", []):
+                name = raw["AutoScalingGroupName"]
+                hooks = [
+                    Hook(
+                        name=h["LifecycleHookName"],
+                        transition=h["LifecycleTransition"],
+                        metadata=h.get("NotificationMetadata"),
+                    )
+                    for h in self.client.describe_lifecycle_hooks(AutoScalingGroupName=name).get(
+                        "LifecycleHooks", []
+                    )
+                    if h["LifecycleHookName"].startswith(hook_prefix)
+                ]
+                if not hooks:
+                    continue
+                policy = raw.get("InstanceMaintenancePolicy") or {}
+                mhp = policy.get("MaxHealthyPercentage")
+                groups.append(
+                    ManagedGroup(
+                        name=name,
+                        max_size=int(raw.get("MaxSize", 0)),
+                        azs=tuple(raw.get("AvailabilityZones", [])),
+                        instances=tuple(
+                            GroupInstance(
+                                instance_id=i["InstanceId"],
+                                az=i.get("AvailabilityZone", ""),
+                                lifecycle_state=i.get("LifecycleState", ""),
+                            )
+                            for i in raw.get("Instances", [])
+                        ),
+                        hooks=tuple(hooks),
+                        max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
+                    )
+                )
+        return groups
 
     def _call(self, operation: str, **params: Any) -> bool:
         try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from fixed_ip.adapters import error_code
-from fixed_ip.errors import AttachRejected, EniGone, EniInUse, InstanceGone
+from fixed_ip.errors import AttachRejected, EniGone, EniInUse, InstanceGone, InstanceNotReady
 from fixed_ip.models import Instance, Interface, PoolEni
 from fixed_ip.ports import Compute
 
@@ -16,6 +18,17 @@ GROUP_TAG = "aws:autoscaling:groupName"
 
 def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
+
+
+# EC2 writes e.g. "User initiated (2026-11-26 06:00:00 GMT)" when it changes the state.
+_TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
+
+
+def _transition_time(reason: str | None) -> datetime | None:
+    match = _TRANSITION_TIME.search(reason or "")
+    if not match:
+        return None
+    return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 class Ec2Compute(Compute):
@@ -36,6 +49,18 @@ class Ec2Compute(Compute):
                     return self._instance(raw)
         return None
 
+    def describe_instances(self, instance_ids: list[str]) -> list[Instance]:
+        found: list[Instance] = []
+        # Filtering by instance-id (not InstanceIds=) so ids EC2 has forgotten are simply
+        # left out instead of failing the whole call.
+        paginator = self.client.get_paginator("describe_instances")
+        for start in range(0, len(instance_ids), 200):
+            chunk = instance_ids[start : start + 200]
+            for page in paginator.paginate(Filters=[{"Name": "instance-id", "Values": chunk}]):
+                for reservation in page.get("Reservations", []):
+                    found.extend(self._instance(raw) for raw in reservation.get("Instances", []))
+        return found
+
     @staticmethod
     def _instance(raw: dict[str, Any]) -> Instance:
         interfaces = tuple(
@@ -52,6 +77,8 @@ class Ec2Compute(Compute):
             vpc_id=raw.get("VpcId"),
             group=_tags(raw.get("Tags")).get(GROUP_TAG),
             interfaces=interfaces,
+            launch_time=raw.get("LaunchTime"),
+            state_changed_at=_transition_time(raw.get("StateTransitionReason")),
         )
 
     def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
@@ -63,12 +90,7 @@ class Ec2Compute(Compute):
         ]
         if vpc_id:
             filters.append({"Name": "vpc-id", "Values": [vpc_id]})
-        paginator = self.client.get_paginator("describe_network_interfaces")
-        enis = []
-        for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 1000}):
-            for raw in page.get("NetworkInterfaces", []):
-                enis.append(self._eni(raw))
-        return enis
+        return self._enis(filters)
 
     def _eni(self, raw: dict[str, Any]) -> PoolEni:
         tags = _tags(raw.get("TagSet"))
@@ -100,12 +122,48 @@ class Ec2Compute(Compute):
                 raise EniInUse(f"{eni_id} is already attached", **ctx) from exc
             if code == "InvalidNetworkInterfaceID.NotFound":
                 raise EniGone(f"{eni_id} no longer exists", **ctx) from exc
-            if code in {"InvalidInstanceID.NotFound", "IncorrectInstanceState"}:
-                raise InstanceGone(f"{instance_id} cannot take an ENI ({code})", **ctx) from exc
+            if code == "InvalidInstanceID.NotFound":
+                raise InstanceGone(f"{instance_id} no longer exists", **ctx) from exc
+            if code == "IncorrectInstanceState":
+                # Pending (not yet attachable) or leaving: the caller re-reads the state.
+                raise InstanceNotReady(f"{instance_id} cannot take an ENI now", **ctx) from exc
             if code == "InvalidParameterValue":
                 raise AttachRejected(f"attach of {eni_id} to {instance_id} refused", **ctx) from exc
             raise
         return str(resp.get("AttachmentId", ""))
+
+    def _enis(self, filters: list[dict[str, Any]]) -> list[PoolEni]:
+        paginator = self.client.get_paginator("describe_network_interfaces")
+        return [
+            self._eni(raw)
+            for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 1000})
+            for raw in page.get("NetworkInterfaces", [])
+        ]
+
+    def enis_of_instance(self, instance_id: str, *, tag_key: str) -> list[PoolEni]:
+        return self._enis(
+            [
+                {"Name": "attachment.instance-id", "Values": [instance_id]},
+                {"Name": "tag-key", "Values": [tag_key]},
+            ]
+        )
+
+    def describe_enis(self, eni_ids: list[str]) -> list[PoolEni]:
+        if not eni_ids:
+            return []
+        return self._enis([{"Name": "network-interface-id", "Values": eni_ids}])
+
+    def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
+        return self._enis([{"Name": f"tag:{tag_key}", "Values": [pool]}])
+
+    def detach(self, attachment_id: str) -> bool:
+        try:
+            self.client.detach_network_interface(AttachmentId=attachment_id)
+        except ClientError as exc:
+            if error_code(exc) == "InvalidAttachmentID.NotFound":
+                return False  # already detached (a duplicate event, or EC2 did it)
+            raise
+        return True
 
     def tag_instance(self, instance_id: str, tags: dict[str, str]) -> None:
         self.client.create_tags(

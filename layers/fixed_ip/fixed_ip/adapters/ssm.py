@@ -17,9 +17,14 @@ class SsmRunCommand(RunCommand):
         self.document = document
 
     def agent_online(self, instance_id: str) -> bool:
-        resp = self.client.describe_instance_information(
-            Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
-        )
+        try:
+            resp = self.client.describe_instance_information(
+                Filters=[{"Key": "InstanceIds", "Values": [instance_id]}]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "InvalidInstanceId":
+                return False  # not registered with SSM yet
+            raise
         return any(
             info.get("InstanceId") == instance_id and info.get("PingStatus") == "Online"
             for info in resp.get("InstanceInformationList", [])
@@ -30,7 +35,9 @@ class SsmRunCommand(RunCommand):
             resp = self.client.send_command(
                 DocumentName=self.document,
                 InstanceIds=[instance_id],
-                Parameters={"HostName": [host_name]},
+                # ExecutionTimeout bounds the script on the instance; TimeoutSeconds only
+                # bounds the delivery of the command.
+                Parameters={"HostName": [host_name], "ExecutionTimeout": [str(timeout_seconds)]},
                 TimeoutSeconds=timeout_seconds,
                 Comment=f"fixed-ip: set host name of {instance_id}"[:100],
             )
