@@ -71,14 +71,18 @@ def table(report: StepReport) -> str:
 def summary(report: StepReport) -> str:
     abandoned = len(report.abandoned)
     reasons = sorted({reason for _, reason in report.abandoned})
-    parts = [
-        f"{report.launches} lifecycle actions: {report.continued} CONTINUE, {abandoned} ABANDON"
-        + (f" ({', '.join(reasons)})" if reasons else ""),
-        f"attach attempts {report.attach_attempts}, conflicts {report.conflicts}",
-    ]
+    parts = []
+    if report.launches:
+        parts += [
+            f"{report.launches} launches: {report.continued} CONTINUE, {abandoned} ABANDON"
+            + (f" ({', '.join(reasons)})" if reasons else ""),
+            f"attach attempts {report.attach_attempts}, conflicts {report.conflicts}",
+        ]
+    if report.releases:
+        parts.append(f"{report.releases} terminations: {report.releases} ENIs released")
     if report.gave_up:
         parts.append(f"{report.gave_up} launch(es) not replaced: pool exhausted, gave up")
-    shown = ("Claims", "ClaimConflicts", "Continues", "Abandons", "PoolExhausted")
+    shown = ("Claims", "ClaimConflicts", "Continues", "Abandons", "PoolExhausted", "Releases")
     metrics = " ".join(f"{k}={report.metrics[k]:g}" for k in shown if k in report.metrics)
     if "SsmWaitSeconds" in report.metrics and report.continued:
         metrics += f" SsmWait(avg)={report.metrics['SsmWaitSeconds'] / report.continued:.2f}s"
@@ -106,6 +110,54 @@ def expectation_problems(report: StepReport, desired: int, capacity: int) -> lis
             f"UNEXPECTED: {in_service} instances InService, expected {min(desired, capacity)}"
         )
     return problems
+
+
+def sweeper_step(sim: Simulation, n: int, out: TextIO) -> int:
+    """A lost launch event and a leaked ENI, then one sweeper pass repairs both."""
+    title = "a lost launch event and a leaked ENI, one sweeper pass"
+    rows = {r.instance_id for r in sim.rows()}
+    desired = len(rows) + 1
+    sim.drop_next_events(1)
+    sim.scale(desired, title=title)
+    [lost] = [r for r in sim.rows() if r.instance_id not in rows]
+    leak_az = next(az for az in sorted(sim.world.subnets) if az != lost.az)
+    stranded, eni = sim.strand_eni(leak_az)
+    print(f"== step {n}: {title} ==")
+    print(
+        f"EventBridge lost the launch event of {lost.instance_id} ({lost.az}): it waits in "
+        f"{lost.state} without an address"
+    )
+    print(f"{eni} ({leak_az}) is still attached to {stranded}, shut down an hour ago")
+    mark = len(sim.logs.records)
+    result = sim.sweep()
+    found = {r["decision"]: r for r in sim.logs.records[mark:]}
+    report = sim.scale(desired, title=title)
+    print(table(report))
+    finished = found.get("lost_launch_finished", {})
+    released = found.get("leaked_eni_released", {})
+    print(
+        f"sweeper: finished {result['lost_launches_finished']} lost launch "
+        f"({finished.get('instance_id')} -> {finished.get('ip')} {finished.get('host_name')}, "
+        f"{finished.get('result')}); released {result['leaked_enis_released']} leaked ENI "
+        f"({released.get('eni_id')} {released.get('ip')})"
+    )
+    for cap in (r for r in sim.logs.records[mark:] if r.get("decision") == "pool_capacity"):
+        print(
+            f"  pool {cap['pool']} {cap['az']}: {cap['free']} free, {cap['in_use']} in use, "
+            f"the group may need {cap['need']} (max size + 10% headroom): shortfall "
+            f"{cap['shortfall']}"
+        )
+    problems = [f"VIOLATION: {v}" for v in report.violations]
+    if result["lost_launches_finished"] != 1 or result["leaked_enis_released"] != 1:
+        problems.append("UNEXPECTED: the sweeper did not repair both")
+    if any(r.state != "InService" for r in report.rows):
+        problems.append("UNEXPECTED: an instance is not InService after the sweep")
+    print("invariants OK" if not problems else "")
+    for problem in problems:
+        print(f"  {problem}")
+    print()
+    del out
+    return len(problems)
 
 
 def steps(capacity: int) -> list[tuple[str, int, int]]:
@@ -145,12 +197,14 @@ def run(
         try:
             moto_patches.apply()
             session = boto3.Session(region_name=REGION)
-            world = build_world(session, per_az=per_az, azs=azs, max_size=per_az * azs)
+            world = build_world(
+                session, per_az=per_az, azs=azs, max_size=per_az * azs, terminate_hook=True
+            )
             print(
                 f"fixed-ip demo on a local AWS (moto + fidelity patches), region {REGION}\n"
                 f"pool {world.pool!r}: {len(world.enis)} ENIs in {azs} AZs; group "
-                f"{world.group!r} max {per_az * azs} with hook {world.hook!r} "
-                "(DefaultResult ABANDON)\n"
+                f"{world.group!r} max {per_az * azs} with hooks {world.hook!r} "
+                "(DefaultResult ABANDON) and 'fixed-ip-terminate'\n"
             )
             sim = Simulation(session, world, emf_sink=emf)
             try:
@@ -165,6 +219,7 @@ def run(
                         print(f"  {problem}")
                     print()
                     broken += len(problems)
+                broken += sweeper_step(sim, len(steps(1)) + 1, out)
             finally:
                 sim.close()
         finally:

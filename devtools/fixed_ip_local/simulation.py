@@ -175,6 +175,7 @@ class StepReport:
     gave_up: int
     conflicts: int
     attach_attempts: int
+    releases: int
     metrics: dict[str, float]
     violations: list[str]
     seconds: float
@@ -191,6 +192,7 @@ class Simulation:
         replacement_backoff: float = 0.2,
         parameters: dict[str, str] | None = None,
         emf_sink: list[dict[str, Any]] | None = None,
+        sweeper_grace_seconds: int = 0,
     ) -> None:
         self.session = session
         self.world = world
@@ -199,6 +201,11 @@ class Simulation:
         self.replacement_backoff = replacement_backoff
         moto_patches.apply()
         moto_patches.set_auto_register(agent_online_after)
+        # Local runs do not wait minutes for the sweeper's grace periods.
+        sweeper_env = {
+            "FIXED_IP_LOST_LAUNCH_GRACE_SECONDS": str(sweeper_grace_seconds),
+            "FIXED_IP_LEAK_GRACE_SECONDS": str(sweeper_grace_seconds),
+        }
         self.runners = {
             name: FunctionRunner(
                 TemplateFunction.from_template(
@@ -206,7 +213,7 @@ class Simulation:
                     parameters=parameters,
                     resource_names={"HostnameDocument": world.document},
                 ),
-                extra_env=FAST_POLLS,
+                extra_env={**FAST_POLLS, **sweeper_env},
             )
             for name in ("LaunchFunction", "TerminateFunction", "SweeperFunction")
         }
@@ -222,11 +229,21 @@ class Simulation:
             for name in ("LaunchFunction", "TerminateFunction")
         }
         self.events: list[dict[str, Any]] = []
+        self.dropped: list[dict[str, Any]] = []
+        self._drop = 0
         moto_patches.add_lifecycle_listener(self._deliver)
+
+    def drop_next_events(self, count: int) -> None:
+        """EventBridge delivers best-effort: lose the next `count` lifecycle events."""
+        self._drop += count
 
     # EventBridge: every matching rule's target gets the event.
     def _deliver(self, event: dict[str, Any]) -> None:
         self.events.append(event)
+        if self._drop:
+            self._drop -= 1
+            self.dropped.append(event)
+            return
         for rule in self.rules:
             if rule.function in self.lambdas and pattern_matches(rule.pattern, event):
                 self.lambdas[rule.function].invoke_async(event)
@@ -259,7 +276,11 @@ class Simulation:
             for fn in self.lambdas.values():
                 fn.drain(timeout=max(1.0, end - time.monotonic()))
             moto_patches.expire_lifecycle_actions(self.world.region)
-            if any(a["state"] == "active" for a in moto_patches.lifecycle_actions()):
+            lost = {e["detail"]["EC2InstanceId"] for e in self.dropped}
+            if any(
+                a["state"] == "active" and a["instance_id"] not in lost
+                for a in moto_patches.lifecycle_actions()
+            ):
                 if time.monotonic() > end:
                     raise TimeoutError("lifecycle actions still active after the timeout")
                 time.sleep(0.05)
@@ -269,6 +290,8 @@ class Simulation:
                 for i in group_instances(self.autoscaling, self.world.group)
                 if not i["LifecycleState"].startswith("Terminat")
             ]
+            if lost:
+                return 0  # the lost actions wait for the sweeper (or their timeout)
             missing = desired - len(alive)
             if missing <= 0:
                 return 0
@@ -280,6 +303,41 @@ class Simulation:
             self.autoscaling.set_desired_capacity(
                 AutoScalingGroupName=self.world.group, DesiredCapacity=desired
             )
+
+    def strand_eni(self, az: str) -> tuple[str, str]:
+        """What a missed release can leave behind: a pool ENI attached to an instance
+        (outside the group) that EC2 has been shutting down for an hour. Returns the
+        instance and ENI ids. (moto cannot hold an instance in shutting-down, so the
+        state is set on its model directly.)"""
+        from moto.ec2.models import ec2_backends
+        from moto.ec2.models.instances import InstanceState
+
+        ec2 = self.session.client("ec2")
+        free = [
+            e
+            for e in pool_enis(ec2, self.world.pool)
+            if e["AvailabilityZone"] == az and e["Status"] == "available"
+        ]
+        if not free:
+            raise RuntimeError(f"no free pool ENI in {az} to strand")
+        instance_id = ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+            SubnetId=self.world.subnets[az],
+        )["Instances"][0]["InstanceId"]
+        eni_id = free[0]["NetworkInterfaceId"]
+        ec2.attach_network_interface(
+            NetworkInterfaceId=eni_id, InstanceId=instance_id, DeviceIndex=1
+        )
+        with moto_patches.LOCK:
+            account = self.session.client("sts").get_caller_identity()["Account"]
+            model = ec2_backends[account][self.world.region].get_instance(instance_id)
+            model._state = InstanceState("shutting-down", 32)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 3600))
+            model._reason = f"User initiated ({stamp} GMT)"
+        return instance_id, eni_id
 
     def sweep(self) -> dict[str, Any]:
         """One scheduled pass of the sweeper (EventBridge Scheduler's event shape)."""
@@ -323,11 +381,18 @@ class Simulation:
     def _report(
         self, title: str, mark_logs: int, mark_emf: int, gave_up: int, started: float
     ) -> StepReport:
+        records = self.logs.records[mark_logs:]
         finals = [
             r
-            for r in self.logs.records[mark_logs:]
+            for r in records
             if r.get("decision") in {"lifecycle_completed", "lifecycle_not_active"}
+            and r.get("function_name") == "LaunchFunction"
         ]
+        releases = sum(
+            1
+            for r in records
+            if r.get("decision") == "eni_detached" and r.get("function_name") == "TerminateFunction"
+        )
         metrics: dict[str, float] = {}
         for blob in self.emf[mark_emf:]:
             for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
@@ -351,6 +416,7 @@ class Simulation:
             gave_up=gave_up,
             conflicts=sum(int(r.get("conflicts", 0)) for r in finals),
             attach_attempts=sum(int(r.get("attach_attempts", 0)) for r in finals),
+            releases=releases,
             metrics=metrics,
             violations=found,
             seconds=time.monotonic() - started,

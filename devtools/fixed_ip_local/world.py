@@ -16,6 +16,7 @@ POOL_TAG = "fixed-ip:pool"
 HOSTNAME_TAG = "HostName"
 DOCUMENT_NAME = "fixed-ip-HostnameDocument"
 HOOK_NAME = "fixed-ip-launch"
+TERMINATE_HOOK_NAME = "fixed-ip-terminate"
 
 # The seed article's table (DESIGN section 1).
 SEED_SUBNETS = [
@@ -78,6 +79,7 @@ def build_world(
     hook: bool = True,
     heartbeat_timeout: int = 900,
     metadata: dict[str, Any] | None = None,
+    terminate_hook: bool = False,
 ) -> World:
     """The seed environment, scaled by `per_az` ENIs in each of `azs` AZs. The group
     starts empty (desired 0) so every instance it launches is gated by the hook."""
@@ -122,6 +124,14 @@ def build_world(
         if metadata is not None:
             params["NotificationMetadata"] = json.dumps(metadata)
         autoscaling.put_lifecycle_hook(**params)
+    if terminate_hook:
+        autoscaling.put_lifecycle_hook(
+            AutoScalingGroupName=group,
+            LifecycleHookName=TERMINATE_HOOK_NAME,
+            LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
+            HeartbeatTimeout=300,
+            DefaultResult="CONTINUE",
+        )
     return world
 
 

@@ -50,6 +50,7 @@ class SweepReport:
     without_eni: list[str] = field(default_factory=list)  # instance ids
     capacity: list[Capacity] = field(default_factory=list)
     stopped_early: str | None = None
+    lost_pools: set[str] = field(default_factory=set)  # pools lost launches claimed from
 
 
 def az_need(group: ManagedGroup, default_max_healthy_percent: int) -> int:
@@ -112,6 +113,9 @@ class SweeperUseCase:
                 )
         for pool, enis in pools.items():
             self._release_leaked(pool, enis, now, observer, report)
+        for pool in sorted(report.lost_pools):
+            # lost launches claimed ENIs during the pass: count what is there now
+            pools[pool] = compute.list_pool(tag_key=self.settings.pool_tag_key, pool=pool)
         for (pool, az), needed in sorted(need.items()):
             in_az = [e for e in pools[pool] if e.az == az]
             free = sum(1 for e in in_az if e.free or e.eni_id in report.released)
@@ -190,6 +194,7 @@ class SweeperUseCase:
                 )
                 continue
             report.lost_launches.append((inst.instance_id, out.result))
+            report.lost_pools.add(pool)
             observer.metric("LostLaunchesFinished", dimensions={"Pool": pool})
             observer.decision(
                 "lost_launch_finished",

@@ -78,21 +78,29 @@ class AutoScalingLifecycle(Lifecycle):
             raise
         return True
 
-    def heartbeat(self, *, group: str, hook: str, token: str, instance_id: str) -> bool:
+    @staticmethod
+    def _action(group: str, hook: str, token: str | None, instance_id: str) -> dict[str, str]:
+        # Token and instance id together when the token is known (both must match);
+        # the instance id alone when the event, and so the token, was lost.
+        params = {
+            "AutoScalingGroupName": group,
+            "LifecycleHookName": hook,
+            "InstanceId": instance_id,
+        }
+        if token:
+            params["LifecycleActionToken"] = token
+        return params
+
+    def heartbeat(self, *, group: str, hook: str, token: str | None, instance_id: str) -> bool:
         return self._call(
-            "record_lifecycle_action_heartbeat",
-            AutoScalingGroupName=group,
-            LifecycleHookName=hook,
-            LifecycleActionToken=token,
-            InstanceId=instance_id,
+            "record_lifecycle_action_heartbeat", **self._action(group, hook, token, instance_id)
         )
 
-    def complete(self, *, group: str, hook: str, token: str, instance_id: str, result: str) -> bool:
+    def complete(
+        self, *, group: str, hook: str, token: str | None, instance_id: str, result: str
+    ) -> bool:
         return self._call(
             "complete_lifecycle_action",
-            AutoScalingGroupName=group,
-            LifecycleHookName=hook,
-            LifecycleActionToken=token,
             LifecycleActionResult=result,
-            InstanceId=instance_id,
+            **self._action(group, hook, token, instance_id),
         )

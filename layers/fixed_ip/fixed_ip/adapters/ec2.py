@@ -20,8 +20,9 @@ def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 
 
-# EC2 writes e.g. "User initiated (2026-11-26 06:00:00 GMT)" when it changes the state.
-_TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
+# EC2 writes e.g. "User initiated (2026-11-26 06:00:00 GMT)" when it changes the state
+# (a timestamp, not an error message; moto writes UTC for GMT).
+_TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
 
 
 def _transition_time(reason: str | None) -> datetime | None:
