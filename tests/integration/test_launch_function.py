@@ -11,7 +11,7 @@ import pytest
 from fixed_ip_local import moto_patches
 from fixed_ip_local.invariants import pool_enis, violations
 from fixed_ip_local.metering import metered
-from fixed_ip_local.world import build_world
+from fixed_ip_local.world import build_world, create_pool_eni
 from tests.helpers import invalid_event_names, load_event
 
 MINIMUM_LAUNCH_CALLS = {
@@ -248,3 +248,51 @@ def test_exhausted_pool_abandons_the_extra_launch(aws, events, launch):
     [abandoned] = [r for r in results if r["result"] == "ABANDON"]
     assert abandoned["reason"] == "pool_exhausted"
     assert violations(aws, world.group, world.pool) == []
+
+
+@pytest.mark.slow
+def test_forced_races_are_recovered_on_moto(aws, events, launch, monkeypatch):
+    """Everyone aims at the lowest IP (as the seed did): AWS's InUse answers force the
+    losers to re-read and claim another ENI; all still get their own."""
+    from fixed_ip import launch as launch_module
+
+    monkeypatch.setattr(
+        launch_module,
+        "spread_order",
+        lambda me, waiting, free: sorted(free, key=lambda e: (e.ip_key, e.eni_id)),
+    )
+    n = 8
+    world = build_world(aws, per_az=n, azs=1, max_size=n)
+    scale(aws, world.group, n)
+    results = invoke_all(launch, list(events))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert [r["result"] for r in results] == ["CONTINUE"] * n
+    assert sum(r["conflicts"] for r in results) > 0
+    holders = held(aws, world.pool)
+    assert len(holders) == n and all(len(e) == 1 for e in holders.values())
+    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+
+
+def test_enis_outside_the_pool_are_never_touched(aws, events, launch):
+    """Invariant 5: in the instance's own AZ, untagged ENIs, another pool's ENIs and a
+    pool-tagged ENI of another VPC are never attached; only the pool's own is."""
+    world = build_world(aws, per_az=1, azs=1)
+    ec2 = aws.client("ec2")
+    subnet = next(iter(world.subnets.values()))
+    az = next(iter(world.subnets))
+    untagged = ec2.create_network_interface(SubnetId=subnet, PrivateIpAddress="10.0.0.20")
+    other_pool = create_pool_eni(ec2, subnet, "10.0.0.21", "db-1", "db-pool")
+    other_vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    other_subnet = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.9.0.0/24", AvailabilityZone=az)[
+        "Subnet"
+    ]["SubnetId"]
+    foreign = create_pool_eni(ec2, other_subnet, "10.9.0.4", "server-x1", world.pool)
+    strangers = [untagged["NetworkInterface"]["NetworkInterfaceId"], other_pool, foreign]
+    scale(aws, world.group, 2)  # two launches, one pool ENI in this VPC
+    results = invoke_all(launch, list(events))
+    assert sorted(r["result"] for r in results) == ["ABANDON", "CONTINUE"]
+    states = {
+        e["NetworkInterfaceId"]: e["Status"]
+        for e in ec2.describe_network_interfaces(NetworkInterfaceIds=strangers)["NetworkInterfaces"]
+    }
+    assert states == dict.fromkeys(strangers, "available")
