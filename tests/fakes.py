@@ -29,6 +29,7 @@ class FakeEni:
     vpc_id: str = "vpc-1"
     instance_id: str | None = None
     device_index: int | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -166,17 +167,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.calls.append("list_pool_enis")
         with self.lock:
             return [
-                PoolEni(
-                    eni_id=e.eni_id,
-                    ip=e.ip,
-                    az=e.az,
-                    subnet_id="subnet-" + e.az,
-                    vpc_id=e.vpc_id,
-                    status="in-use" if e.instance_id else "available",
-                    host_name=e.host_name,
-                    instance_id=e.instance_id,
-                    device_index=e.device_index,
-                )
+                self._pool_eni(e)
                 for e in self.enis.values()
                 if e.pool == pool and e.az == az and e.vpc_id == vpc_id
             ]
@@ -216,7 +207,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             instance_id=e.instance_id,
             device_index=e.device_index,
             attachment_id=f"attach-{e.eni_id}" if e.instance_id else None,
-            tags={"fixed-ip:pool": e.pool} if e.pool else {},
+            tags={**({"fixed-ip:pool": e.pool} if e.pool else {}), **e.extra_tags},
         )
 
     def enis_of_instance(self, instance_id: str, *, tag_key: str) -> list[PoolEni]:

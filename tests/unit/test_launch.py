@@ -203,6 +203,24 @@ def test_a_hostile_tag_does_not_block_the_good_enis():
     assert out.result == CONTINUE and good.instance_id == "i-0000000000000001"
 
 
+def test_enis_reserved_for_other_groups_are_never_claimed():
+    cloud = FakeCloud()
+    cloud.add_instance("i-0000000000000001", group="web-asg")
+    other = cloud.add_eni("10.0.0.4", "db-1", extra_tags={"fixed-ip:groups": "db-*, batch"})
+    mine = cloud.add_eni("10.0.0.5", "web-1", extra_tags={"fixed-ip:groups": "web-* db-*"})
+    out, obs = run(cloud)
+    assert out.result == CONTINUE and mine.instance_id == "i-0000000000000001"
+    assert other.instance_id is None
+    [line] = [x for x in obs.lines if x["decision"] == "eni_refused"]
+    assert line["reason"] == "group_not_allowed" and line["eni_id"] == other.eni_id
+    cloud2 = FakeCloud()
+    cloud2.add_instance("i-0000000000000001", group="web-asg")
+    cloud2.add_eni("10.0.0.4", "db-1", extra_tags={"fixed-ip:groups": "db-asg"})
+    out, _ = run(cloud2)
+    assert (out.result, out.reason) == (ABANDON, "pool_exhausted")
+    assert cloud2.mutations() == ["complete"]
+
+
 def test_held_eni_whose_tag_became_invalid_abandons_before_any_use(cloud):
     run(cloud)
     [eni] = cloud.held_by("i-0000000000000001")

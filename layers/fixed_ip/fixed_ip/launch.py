@@ -37,7 +37,7 @@ from fixed_ip.errors import (
     PoolNotInAz,
 )
 from fixed_ip.hostname import validate_hostname
-from fixed_ip.models import Instance, LaunchRequest, PoolEni
+from fixed_ip.models import GROUPS_TAG, Instance, LaunchRequest, PoolEni
 from fixed_ip.ports import Clock, Compute, Lifecycle, Observer, RunCommand
 from fixed_ip.settings import Settings
 
@@ -314,10 +314,24 @@ class LaunchUseCase:
     def _usable(
         self, run: _Run, candidates: Iterable[PoolEni], *, first: bool = True
     ) -> list[PoolEni]:
-        """Free ENIs whose host-name tag is valid; the others are refused, each with a
-        log line, so one bad tag cannot reach an instance or block the pool."""
+        """Free ENIs whose host-name tag is valid and that admit the group; the others are
+        refused, each with a log line, so one bad tag cannot reach an instance or block
+        the pool."""
         usable = []
         for eni in candidates:
+            if not eni.admits(run.req.group):
+                if first:
+                    run.observer.decision(
+                        "eni_refused",
+                        level="warning",
+                        az=eni.az,
+                        eni_id=eni.eni_id,
+                        ip=eni.ip,
+                        reason="group_not_allowed",
+                        detail=f"{GROUPS_TAG}={eni.tags.get(GROUPS_TAG)!r} does not admit "
+                        f"group {run.req.group!r}",
+                    )
+                continue
             try:
                 validate_hostname(eni.host_name)
             except InvalidHostName as exc:

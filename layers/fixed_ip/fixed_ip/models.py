@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -12,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fixed_ip.errors import InvalidEvent, InvalidMetadata
 
+GROUPS_TAG = "fixed-ip:groups"
 LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 LAUNCH_DETAIL_TYPE = "EC2 Instance-launch Lifecycle Action"
@@ -182,6 +185,16 @@ class PoolEni:
     @property
     def pool(self) -> str | None:
         return self.tags.get("fixed-ip:pool")
+
+    def admits(self, group: str) -> bool:
+        """Whether `group` may claim this ENI: the optional tag `fixed-ip:groups` lists
+        group names or patterns (`web-*`), separated by spaces or commas. Without the
+        tag, any managed group that names the pool may."""
+        allowed = self.tags.get(GROUPS_TAG)
+        if allowed is None:
+            return True
+        patterns = [p for p in re.split(r"[\s,]+", allowed) if p]
+        return any(fnmatch.fnmatchcase(group, p) for p in patterns)
 
     @property
     def ip_key(self) -> tuple[int, ...]:
