@@ -1,8 +1,16 @@
-"""`fixed-ip`: local development commands.
+"""`fixed-ip`: the operator's commands and the local development commands.
 
-fixed-ip demo                      the seed scenario on the local simulated AWS
-fixed-ip invoke FUNCTION -e FILE   run a function of template.yaml once, as Lambda would
-fixed-ip local-aws                 serve the simulated AWS on a loopback port
+operators (real AWS, or a local one through AWS_ENDPOINT_URL):
+  fixed-ip pool apply SPEC.yaml      create/retag the pool's ENIs from a spec (idempotent)
+  fixed-ip pool status               who holds which address, per pool and AZ
+  fixed-ip doctor --group NAME       check a deployment end to end, with the fix for each
+
+development:
+  fixed-ip demo                      the seed scenario on the local simulated AWS
+  fixed-ip invoke FUNCTION -e FILE   run a function of template.yaml once, as Lambda would
+  fixed-ip local-aws                 serve the simulated AWS on a loopback port
+
+`fixed-ip COMMAND --help` describes each command.
 """
 
 from __future__ import annotations
@@ -11,6 +19,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from fixed_ip_cli import commands as operator_commands
+from fixed_ip_cli.errors import EXIT_CODES_HELP
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -64,9 +75,13 @@ def cmd_local_aws(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="fixed-ip", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="fixed-ip",
+        description=__doc__,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    operator_commands.register(sub)
 
     p = sub.add_parser("invoke", help="run a function of template.yaml with an event file")
     p.add_argument("function", help="logical id in template.yaml, e.g. LaunchFunction")

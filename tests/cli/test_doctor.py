@@ -1,0 +1,631 @@
+"""`fixed-ip doctor` on moto: a healthy deployment passes; each broken part fails (or
+warns) with its fix."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from fixed_ip_cli.doctor import UnsupportedPattern, pattern_matches
+from fixed_ip_cli.errors import EXIT_FAILED, EXIT_OK
+from fixed_ip_local.world import World, build_world, create_pool_eni
+from tests.cli.conftest import Run, fresh_client
+from tests.cli.deployment import (
+    Controller,
+    add_terminate_hook,
+    complete_launches,
+    deploy_controller,
+)
+
+GROUP = "web-asg"
+REGION = "ap-northeast-1"
+
+
+@dataclass
+class Deployed:
+    aws: Any
+    world: World
+    controller: Controller
+
+
+def deploy(aws: Any, *, per_az: int = 4, **world: Any) -> Deployed:
+    built = build_world(aws, per_az=per_az, azs=2, max_size=6, **world)
+    controller = deploy_controller(aws)
+    add_terminate_hook(aws, GROUP)
+    aws.client("autoscaling").set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
+    complete_launches(aws, GROUP)
+    return Deployed(aws, built, controller)
+
+
+@pytest.fixture
+def healthy(aws) -> Deployed:
+    """The controller stack (stand-in), the seed world with 4 ENIs per AZ (max 6 at 110 % =
+    7 over 2 AZs needs 4 per AZ), both hooks, and 2 instances in service holding their ENIs."""
+    return deploy(aws)
+
+
+def doctor(run: Run, *args: str) -> tuple[int, dict[str, dict[str, Any]]]:
+    result = run("doctor", "--group", GROUP, "--output", "json", *args)
+    assert "Traceback" not in result.err
+    doc = json.loads(result.out)
+    assert doc["ok"] == (result.code == EXIT_OK)
+    return result.code, {c["id"]: c for c in doc["checks"]}
+
+
+ALL = [
+    "stack",
+    "function",
+    "document",
+    "group",
+    "launch-hook",
+    "terminate-hook",
+    "rule",
+    "permission",
+    "pool-coverage",
+    "pool-capacity",
+    "instances",
+]
+
+
+def test_a_healthy_deployment_passes(healthy: Deployed, run: Run) -> None:
+    code, checks = doctor(run)
+    assert list(checks) == ALL
+    assert {k: c["status"] for k, c in checks.items()} == dict.fromkeys(ALL, "pass")
+    assert code == EXIT_OK
+    assert checks["launch-hook"]["message"] == (
+        "fixed-ip-launch: DefaultResult ABANDON, HeartbeatTimeout 900 s > function timeout "
+        "420 s, pool web-asg"
+    )
+    assert checks["rule"]["message"].startswith(
+        "fixed-ip-LaunchFunctionLaunchLifecycleAction: enabled, default bus"
+    )
+    assert checks["terminate-hook"]["message"] == (
+        "fixed-ip-terminate: HeartbeatTimeout 300 s, routed to fixed-ip-TerminateFunction"
+    )
+    assert checks["pool-capacity"]["message"] == (
+        "pool web-asg: need 4 per AZ (max 6 at 110% over 2 AZs); "
+        "ap-northeast-1a: 4 usable (3 free), ap-northeast-1c: 4 usable (3 free)"
+    )
+    assert checks["instances"]["message"] == "2 instance(s) in service, each with its pool ENI"
+
+
+def test_text_output(healthy: Deployed, run: Run) -> None:
+    result = run("doctor", "--group", GROUP)
+    assert result.code == EXIT_OK
+    lines = result.out.splitlines()
+    assert lines[0] == f"doctor: group {GROUP} in ap-northeast-1, controller stack fixed-ip"
+    assert lines[1].startswith("PASS  stack           stack fixed-ip is CREATE_COMPLETE: function")
+    assert lines[-1] == "11 checks: 11 pass, 0 warn, 0 fail, 0 skip"
+
+
+def test_without_a_stack_given_function_and_document(healthy: Deployed, run: Run) -> None:
+    healthy.aws.client("cloudformation").delete_stack(StackName="fixed-ip")
+    functions = healthy.controller.functions
+    code, checks = doctor(
+        run,
+        "--function",
+        functions["LaunchFunction"],
+        "--terminate-function",
+        functions["TerminateFunction"],
+    )
+    assert code == EXIT_OK, checks
+    assert checks["stack"]["status"] == "skip"
+    # the document and hook prefix come from the function's environment
+    assert checks["document"]["status"] == "pass"
+    assert checks["rule"]["status"] == "pass"
+
+
+# ------------------------------------------------------------------------ broken parts
+
+
+def _delete_stack(d: Deployed) -> None:
+    d.aws.client("cloudformation").delete_stack(StackName="fixed-ip")
+
+
+def _delete_function(d: Deployed) -> None:
+    d.aws.client("lambda").delete_function(FunctionName=d.controller.function)
+
+
+def _delete_document(d: Deployed) -> None:
+    d.aws.client("ssm").delete_document(Name=d.world.document)
+
+
+def _put_hook(d: Deployed, **params: Any) -> None:
+    d.aws.client("autoscaling").put_lifecycle_hook(
+        AutoScalingGroupName=GROUP, LifecycleHookName="fixed-ip-launch", **params
+    )
+
+
+def _delete_hook(d: Deployed) -> None:
+    d.aws.client("autoscaling").delete_lifecycle_hook(
+        AutoScalingGroupName=GROUP, LifecycleHookName="fixed-ip-launch"
+    )
+
+
+def _rename_hook(d: Deployed) -> None:
+    _delete_hook(d)
+    d.aws.client("autoscaling").put_lifecycle_hook(
+        AutoScalingGroupName=GROUP,
+        LifecycleHookName="web-launch",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        DefaultResult="ABANDON",
+        HeartbeatTimeout=900,
+    )
+
+
+def _delete_terminate_hook(d: Deployed) -> None:
+    d.aws.client("autoscaling").delete_lifecycle_hook(
+        AutoScalingGroupName=GROUP, LifecycleHookName="fixed-ip-terminate"
+    )
+
+
+def _delete_terminate_rule(d: Deployed) -> None:
+    events = d.aws.client("events")
+    rule = d.controller.rules["TerminateFunction"]
+    events.remove_targets(Rule=rule, Ids=["TerminateFunction"])
+    events.delete_rule(Name=rule)
+
+
+def _delete_terminate_function(d: Deployed) -> None:
+    d.aws.client("lambda").delete_function(FunctionName=d.controller.functions["TerminateFunction"])
+
+
+def _remove_terminate_permission(d: Deployed) -> None:
+    d.aws.client("lambda").remove_permission(
+        FunctionName=d.controller.functions["TerminateFunction"],
+        StatementId="TerminateLifecycleActionPermission",
+    )
+
+
+def _disable_rule(d: Deployed) -> None:
+    d.aws.client("events").disable_rule(Name=d.controller.rule)
+
+
+def _delete_rule(d: Deployed) -> None:
+    events = d.aws.client("events")
+    events.remove_targets(Rule=d.controller.rule, Ids=["LaunchFunction"])
+    events.delete_rule(Name=d.controller.rule)
+
+
+def _narrow_rule(d: Deployed) -> None:
+    pattern = {
+        "source": ["aws.autoscaling"],
+        "detail-type": ["EC2 Instance-launch Lifecycle Action"],
+        "detail": {"AutoScalingGroupName": ["db-asg"]},
+    }
+    d.aws.client("events").put_rule(Name=d.controller.rule, EventPattern=json.dumps(pattern))
+
+
+def _remove_permission(d: Deployed) -> None:
+    d.aws.client("lambda").remove_permission(
+        FunctionName=d.controller.function, StatementId="LaunchLifecycleActionPermission"
+    )
+
+
+def _delete_enis(d: Deployed, az: str, keep: int) -> None:
+    ec2 = d.aws.client("ec2")
+    enis = ec2.describe_network_interfaces(
+        Filters=[
+            {"Name": "tag:fixed-ip:pool", "Values": [d.world.pool]},
+            {"Name": "availability-zone", "Values": [az]},
+            {"Name": "status", "Values": ["available"]},
+        ]
+    )["NetworkInterfaces"]
+    held = 4 - len(enis)
+    for eni in enis[: max(0, len(enis) - (keep - held))]:
+        ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+
+
+def _empty_az(d: Deployed) -> None:
+    # the instance in 1c keeps its ENI; make it leave first so the AZ is really empty
+    autoscaling = d.aws.client("autoscaling")
+    (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])[
+        "AutoScalingGroups"
+    ]
+    ec2 = d.aws.client("ec2")
+    for eni in ec2.describe_network_interfaces(
+        Filters=[
+            {"Name": "tag:fixed-ip:pool", "Values": [d.world.pool]},
+            {"Name": "availability-zone", "Values": ["ap-northeast-1c"]},
+        ]
+    )["NetworkInterfaces"]:
+        if eni.get("Attachment"):
+            ec2.detach_network_interface(AttachmentId=eni["Attachment"]["AttachmentId"])
+        ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+    assert group["Instances"]
+
+
+def _invalid_host_names(d: Deployed) -> None:
+    ec2 = d.aws.client("ec2")
+    for eni_id, host_name in d.world.enis.items():
+        if host_name in {"server-a3", "server-a4"}:
+            ec2.create_tags(Resources=[eni_id], Tags=[{"Key": "HostName", "Value": "a;reboot"}])
+
+
+def _second_pool_eni(d: Deployed) -> None:
+    ec2 = d.aws.client("ec2")
+    held = ec2.describe_network_interfaces(
+        Filters=[
+            {"Name": "tag:fixed-ip:pool", "Values": [d.world.pool]},
+            {"Name": "status", "Values": ["in-use"]},
+            {"Name": "availability-zone", "Values": ["ap-northeast-1a"]},
+        ]
+    )["NetworkInterfaces"][0]
+    spare = create_pool_eni(
+        ec2, d.world.subnets["ap-northeast-1a"], "10.0.0.40", "server-a9", d.world.pool
+    )
+    ec2.attach_network_interface(
+        NetworkInterfaceId=spare, InstanceId=held["Attachment"]["InstanceId"], DeviceIndex=2
+    )
+
+
+BROKEN: dict[str, tuple[Callable[[Deployed], None], str, str, str, str]] = {
+    # name: (break it, check, status, message part, fix part)
+    "stack deleted": (
+        _delete_stack,
+        "stack",
+        "fail",
+        "controller stack fixed-ip not found in ap-northeast-1",
+        "sam deploy --guided",
+    ),
+    "function deleted": (
+        _delete_function,
+        "function",
+        "fail",
+        "controller function fixed-ip-LaunchFunction not found",
+        "deploy the controller (sam deploy)",
+    ),
+    "document deleted": (
+        _delete_document,
+        "document",
+        "fail",
+        "SSM document fixed-ip-HostnameDocument not found",
+        "redeploy the controller stack (it owns the document)",
+    ),
+    "launch hook missing": (
+        _delete_hook,
+        "launch-hook",
+        "fail",
+        "no launch lifecycle hook whose name starts with 'fixed-ip' on web-asg",
+        "aws autoscaling put-lifecycle-hook --auto-scaling-group-name web-asg "
+        "--lifecycle-hook-name fixed-ip-launch --lifecycle-transition "
+        "autoscaling:EC2_INSTANCE_LAUNCHING --default-result ABANDON --heartbeat-timeout 900",
+    ),
+    "launch hook without the prefix": (
+        _rename_hook,
+        "launch-hook",
+        "fail",
+        "(launch hooks found: web-launch)",
+        "--lifecycle-hook-name fixed-ip-launch",
+    ),
+    "hook DefaultResult CONTINUE": (
+        lambda d: _put_hook(d, DefaultResult="CONTINUE"),
+        "launch-hook",
+        "fail",
+        "launch hook fixed-ip-launch on web-asg: 1 problem(s)",
+        "--default-result ABANDON --heartbeat-timeout 900",
+    ),
+    "hook heartbeat below the function timeout": (
+        lambda d: _put_hook(d, HeartbeatTimeout=300),
+        "launch-hook",
+        "fail",
+        "launch hook fixed-ip-launch on web-asg: 1 problem(s)",
+        "--heartbeat-timeout 900",
+    ),
+    "hook metadata the controller refuses": (
+        lambda d: _put_hook(d, NotificationMetadata='{"pol": "web-asg"}'),
+        "launch-hook",
+        "fail",
+        "launch hook fixed-ip-launch on web-asg: 1 problem(s)",
+        '--notification-metadata \'{"pool": "web-asg"}\'',
+    ),
+    "terminate hook nobody completes": (
+        _delete_terminate_rule,
+        "terminate-hook",
+        "fail",
+        "terminate hook fixed-ip-terminate holds every terminating instance in "
+        "Terminating:Wait for 300 s",
+        "aws autoscaling delete-lifecycle-hook --auto-scaling-group-name web-asg "
+        "--lifecycle-hook-name fixed-ip-terminate",
+    ),
+    "terminate hook missing": (
+        _delete_terminate_hook,
+        "terminate-hook",
+        "warn",
+        "fixed-ip-TerminateFunction never runs",
+        "--lifecycle-hook-name fixed-ip-terminate --lifecycle-transition "
+        "autoscaling:EC2_INSTANCE_TERMINATING --default-result CONTINUE --heartbeat-timeout 300",
+    ),
+    "terminate function deleted": (
+        _delete_terminate_function,
+        "function",
+        "fail",
+        "terminate function fixed-ip-TerminateFunction not found",
+        "redeploy the controller",
+    ),
+    "terminate permission missing": (
+        _remove_terminate_permission,
+        "permission",
+        "fail",
+        "fixed-ip-TerminateFunction does not allow EventBridge rule "
+        "fixed-ip-TerminateFunctionTerminateLifecycleAction to invoke it",
+        "aws lambda add-permission --function-name fixed-ip-TerminateFunction",
+    ),
+    "rule disabled": (
+        _disable_rule,
+        "rule",
+        "fail",
+        "no enabled rule delivers launch actions of web-asg / fixed-ip-launch",
+        "aws events enable-rule --name fixed-ip-LaunchFunctionLaunchLifecycleAction",
+    ),
+    "rule deleted": (
+        _delete_rule,
+        "rule",
+        "fail",
+        "no enabled rule delivers launch actions of web-asg / fixed-ip-launch",
+        "redeploy the controller stack",
+    ),
+    "rule pattern does not match the group": (
+        _narrow_rule,
+        "rule",
+        "fail",
+        "no enabled rule delivers launch actions",
+        "redeploy the controller stack with the right HookNamePrefix",
+    ),
+    "invoke permission missing": (
+        _remove_permission,
+        "permission",
+        "fail",
+        "does not allow EventBridge rule fixed-ip-LaunchFunctionLaunchLifecycleAction to invoke",
+        "aws lambda add-permission --function-name fixed-ip-LaunchFunction",
+    ),
+    "no pool ENI in an AZ": (
+        _empty_az,
+        "pool-coverage",
+        "fail",
+        "pool web-asg has no ENI in ap-northeast-1c (ap-northeast-1a: 4, ap-northeast-1c: 0)",
+        "add addresses in that subnet to the pool spec and run `fixed-ip pool apply SPEC`",
+    ),
+    "too few ENIs for the max size": (
+        lambda d: _delete_enis(d, "ap-northeast-1a", keep=2),
+        "pool-capacity",
+        "fail",
+        "ap-northeast-1a: 2 usable (1 free)",
+        "add addresses (2 in ap-northeast-1a)",
+    ),
+    "no headroom for replacements": (
+        lambda d: _delete_enis(d, "ap-northeast-1a", keep=3),
+        "pool-capacity",
+        "warn",
+        "ap-northeast-1a: 3 usable (2 free)",
+        "add addresses (1 in ap-northeast-1a)",
+    ),
+    "invalid host name tags": (
+        _invalid_host_names,
+        "pool-capacity",
+        "fail",
+        "ap-northeast-1a: 2 usable (1 free)",
+        "add addresses (2 in ap-northeast-1a)",
+    ),
+    "an instance with two pool ENIs": (
+        _second_pool_eni,
+        "instances",
+        "fail",
+        "1 instance(s) hold more than one ENI of pool web-asg",
+        "aws ec2 detach-network-interface",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN))
+def test_each_broken_part_fails_with_its_fix(healthy: Deployed, run: Run, broken: str) -> None:
+    breaker, check_id, status, message, fix = BROKEN[broken]
+    breaker(healthy)
+    code, checks = doctor(run)
+    check = checks[check_id]
+    assert check["status"] == status, check
+    assert message in check["message"] + " ".join(check["details"]), check
+    assert fix in (check["fix"] or ""), check
+    assert code == (EXIT_FAILED if status == "fail" else EXIT_OK)
+    # the other checks are not confused by it (those that depend on it may skip)
+    also = ALSO_AFFECTED.get(broken, set()) | {check_id}
+    others = {c: checks[c]["status"] for c in ALL if c not in also}
+    assert set(others.values()) <= {"pass", "skip"}, others
+
+
+# What else a broken part legitimately affects.
+ALSO_AFFECTED = {
+    # nothing names the functions and document any more; the hook's heartbeat cannot be
+    # compared with the function's timeout (warn)
+    "stack deleted": {"function", "document", "launch-hook"},
+    # the terminate rule that is left targets a function that is gone
+    "terminate function deleted": {"terminate-hook"},
+    # the stack's rule targets a function that is gone
+    "function deleted": {"rule", "launch-hook"},
+    "no pool ENI in an AZ": {"pool-capacity", "instances"},  # 0 usable; 1c lost its ENI
+}
+
+
+def test_hook_details_name_the_problem(healthy: Deployed, run: Run) -> None:
+    _put_hook(healthy, DefaultResult="CONTINUE", HeartbeatTimeout=300)
+    _, checks = doctor(run)
+    details = checks["launch-hook"]["details"]
+    assert details == [
+        "fixed-ip-launch: DefaultResult CONTINUE: an instance the controller never answers "
+        "would go InService without its address",
+        "fixed-ip-launch: HeartbeatTimeout 300 s is not above the function timeout 420 s: "
+        "the hook can expire (ABANDON) while the controller still works",
+    ]
+
+
+def test_an_unknown_group(healthy: Deployed, run: Run) -> None:
+    result = run("doctor", "--group", "nope", "-o", "json")
+    assert result.code == EXIT_FAILED
+    checks = {c["id"]: c for c in json.loads(result.out)["checks"]}
+    assert checks["group"]["status"] == "fail"
+    assert "describe-auto-scaling-groups" in checks["group"]["fix"]
+    for dependent in ("launch-hook", "terminate-hook", "pool-coverage", "instances"):
+        assert checks[dependent]["status"] == "skip"
+
+
+def test_a_pool_without_any_eni_names_the_pools_that_exist(aws, run: Run) -> None:
+    deploy(aws, metadata={"pool": "web"})
+    code, checks = doctor(run)
+    assert code == EXIT_FAILED
+    coverage = checks["pool-coverage"]
+    assert coverage["message"] == (
+        "pool web has no ENI (pools found in ap-northeast-1: web-asg): every launch is abandoned"
+    )
+    assert "fixed-ip pool apply SPEC.yaml" in coverage["fix"]
+
+
+def test_instances_started_before_the_hook_are_listed(aws, run: Run) -> None:
+    build_world(aws, per_az=4, azs=2, max_size=6, hook=False)
+    deploy_controller(aws)
+    autoscaling = aws.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
+    autoscaling.put_lifecycle_hook(
+        AutoScalingGroupName=GROUP,
+        LifecycleHookName="fixed-ip-launch",
+        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
+        DefaultResult="ABANDON",
+        HeartbeatTimeout=900,
+    )
+    code, checks = doctor(run)
+    instances = checks["instances"]
+    assert instances["status"] == "warn" and code == EXIT_OK
+    assert instances["message"].startswith("2 of 2 instance(s) have no pool ENI (started before")
+    assert len(instances["details"]) == 2
+    assert all("(InService, ap-northeast-1" in d for d in instances["details"])
+    assert "start-instance-refresh --auto-scaling-group-name web-asg" in instances["fix"]
+
+
+def test_pool_from_hook_metadata_and_the_replacements_headroom(aws, run: Run) -> None:
+    build_world(aws, pool="web", per_az=3, azs=2, max_size=6, metadata={"pool": "web"})
+    deploy_controller(aws)
+    code, checks = doctor(run)
+    assert checks["pool-coverage"]["message"].startswith("pool web has ENIs in every AZ")
+    assert checks["pool-capacity"]["status"] == "warn" and code == EXIT_OK
+    _, checks = doctor(run, "--max-healthy-percent", "100")
+    assert checks["pool-capacity"]["status"] == "pass"
+
+
+def test_the_groups_maintenance_policy_wins_over_the_stacks_parameter() -> None:
+    """moto keeps no InstanceMaintenancePolicy: the state is given directly."""
+    from types import SimpleNamespace
+
+    from fixed_ip_cli.doctor import Deployment, Options
+
+    d = Deployment(SimpleNamespace(region_name=REGION), Options(group=GROUP))
+    d.__dict__["stack"] = {"parameters": {"MaxHealthyPercent": "120"}}
+    d.__dict__["group"] = {"InstanceMaintenancePolicy": {"MaxHealthyPercentage": 150}}
+    assert d.max_healthy_percent == 150
+    # AWS reports -1 when the group's policy leaves it unset
+    d.__dict__["group"] = {"InstanceMaintenancePolicy": {"MaxHealthyPercentage": -1}}
+    assert d.max_healthy_percent == 120
+    d.__dict__["stack"] = None
+    assert d.max_healthy_percent == 110
+    d = Deployment(SimpleNamespace(region_name=REGION), Options(GROUP, max_healthy_percent=100))
+    assert d.max_healthy_percent == 100
+
+
+@pytest.mark.parametrize(
+    ("max_size", "azs", "percent"), [(6, 2, 110), (6, 2, 100), (7, 3, 150), (1, 3, 200)]
+)
+def test_capacity_need_is_the_sweepers(max_size: int, azs: int, percent: int) -> None:
+    from fixed_ip.models import ManagedGroup
+    from fixed_ip.sweeper import az_need as sweeper_need
+    from fixed_ip_cli.doctor import az_need
+
+    group = ManagedGroup(
+        name="g",
+        max_size=max_size,
+        azs=tuple(f"az{i}" for i in range(azs)),
+        instances=(),
+        hooks=(),
+        max_healthy_percentage=percent,
+    )
+    assert az_need(max_size, azs, percent) == sweeper_need(group, 110)
+
+
+def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run: Run, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from fixed_ip_cli import doctor as doctor_module
+
+    def denied(**kwargs: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}},
+            "ListRuleNamesByTarget",
+        )
+
+    def client(session: Any, service: str) -> Any:
+        made = fresh_client(service)  # not the shared one: the handler must not outlive the test
+        made.meta.events.register("before-call.events.ListRuleNamesByTarget", denied)
+        return made
+
+    monkeypatch.setattr(doctor_module, "client", client)
+    code, checks = doctor(run)
+    assert code == EXIT_FAILED
+    assert checks["rule"]["status"] == "fail"
+    assert checks["rule"]["message"].startswith(
+        "could not check: listing the EventBridge rules of the controller: AccessDeniedException"
+    )
+    assert "allow ListRuleNamesByTarget" in checks["rule"]["message"]
+    assert checks["pool-capacity"]["status"] == "pass"
+
+
+# ------------------------------------------------------------------ event pattern matching
+
+LAUNCH = {
+    "source": "aws.autoscaling",
+    "detail-type": "EC2 Instance-launch Lifecycle Action",
+    "detail": {"LifecycleHookName": "fixed-ip-launch", "AutoScalingGroupName": "web-asg"},
+    "resources": ["arn:a", "arn:b"],
+}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matches"),
+    [
+        ({"source": ["aws.autoscaling"]}, True),
+        ({"source": ["aws.ec2"]}, False),
+        ({"detail": {"LifecycleHookName": [{"prefix": "fixed-ip"}]}}, True),
+        ({"detail": {"LifecycleHookName": [{"prefix": "web"}]}}, False),
+        ({"detail": {"LifecycleHookName": [{"suffix": "-launch"}]}}, True),
+        ({"detail": {"LifecycleHookName": [{"wildcard": "fixed-*"}]}}, True),
+        ({"detail": {"AutoScalingGroupName": [{"anything-but": "db-asg"}]}}, True),
+        ({"detail": {"AutoScalingGroupName": [{"anything-but": ["web-asg"]}]}}, False),
+        ({"detail": {"AutoScalingGroupName": [{"equals-ignore-case": "WEB-ASG"}]}}, True),
+        ({"detail": {"Origin": [{"exists": False}]}}, True),
+        ({"detail": {"Origin": [{"exists": True}]}}, False),
+        ({"detail": {"Origin": ["EC2"]}}, False),
+        ({"resources": ["arn:b"]}, True),
+        ({"$or": [{"source": ["x"]}, {"detail": {"AutoScalingGroupName": ["web-asg"]}}]}, True),
+        ({"detail": {"LifecycleHookName": [{"prefix": {"equals-ignore-case": "FIXED"}}]}}, True),
+    ],
+)
+def test_pattern_matches(pattern: dict[str, Any], matches: bool) -> None:
+    assert pattern_matches(pattern, LAUNCH) is matches
+
+
+def test_unsupported_matchers_are_reported() -> None:
+    with pytest.raises(UnsupportedPattern, match="numeric"):
+        pattern_matches({"detail": {"x": [{"numeric": [">", 0]}]}}, {"detail": {"x": 1}})
+
+
+def test_the_templates_own_rule_matches_launches_of_prefixed_hooks_only() -> None:
+    from fixed_ip_local.simulation import rules_from_template
+
+    (rule,) = [r for r in rules_from_template() if r.function == "LaunchFunction"]
+    event = {
+        **LAUNCH,
+        "detail": {**LAUNCH["detail"], "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"},
+    }
+    assert pattern_matches(rule.pattern, event)
+    other = {**event, "detail": {**event["detail"], "LifecycleHookName": "web-launch"}}
+    assert not pattern_matches(rule.pattern, other)
