@@ -66,6 +66,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.ec2.exceptions import EC2ClientError, InvalidParameterValue
 from moto.ec2.models import EC2Backend, ec2_backends
 from moto.ec2.models.instances import Instance
+from moto.ec2.models.subnets import Subnet
 from moto.ec2.responses import EC2Response
 from moto.moto_api._internal import mock_random
 from moto.ssm.exceptions import InvalidFilterKey, SSMException
@@ -1483,6 +1484,26 @@ def _method(function: Callable[..., Any]) -> Callable[[Any], Callable[..., Any]]
     return make
 
 
+def _subnet_ip(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A new instance's primary address: AWS picks a free address of the subnet, never one
+    an existing interface holds. moto's generator ignores interfaces created with an
+    explicit ``PrivateIpAddress`` (such as pool ENIs) and hands their address out again."""
+
+    def get_available_subnet_ip(self: Subnet, instance: Any) -> str:
+        held = {
+            eni.private_ip_address
+            for eni in self.ec2_backend.enis.values()
+            if eni.subnet is not None and eni.subnet.id == self.id
+        }
+        while True:
+            ip = original(self, instance)
+            if ip not in held:
+                return ip
+            # Leave the skipped address marked as used (it is: by that interface).
+
+    return get_available_subnet_ip
+
+
 def apply() -> None:
     """Install every patch (idempotent; safe to call from several fixtures)."""
     global _applied
@@ -1499,6 +1520,7 @@ def apply() -> None:
         _patch(EC2Backend, "terminate_instances", _guarded)
         _patch(EC2Backend, "run_instances", _run_instances)
         _patch(Instance, "terminate", _instance_terminate)
+        _patch(Subnet, "get_available_subnet_ip", _subnet_ip)
 
         # Auto Scaling
         _patch(FakeAutoScalingGroup, "replace_autoscaling_group_instances", _replace_instances)

@@ -1282,3 +1282,14 @@ def test_patches_hold_for_a_threaded_moto_server(
         from moto.core.base_backend import BackendDict
 
         BackendDict.reset()
+
+
+def test_new_instances_never_get_an_address_an_eni_holds(ec2: Any, net: dict[str, str]) -> None:
+    """AWS assigns a free address; moto would reuse the pool ENIs' explicit addresses."""
+    held = {
+        _eni_view(ec2, _eni(ec2, net["a"], f"10.0.0.{n}"))["PrivateIpAddress"] for n in (4, 5, 6)
+    }
+    instances = _instances(ec2, net["a"], count=3)
+    reservations = ec2.describe_instances(InstanceIds=instances)["Reservations"]
+    primary = {i["PrivateIpAddress"] for r in reservations for i in r["Instances"]}
+    assert len(primary) == 3 and not primary & held
