@@ -82,11 +82,21 @@ def _check_managed(hook: str, settings: Settings) -> None:
         )
 
 
-class LaunchController:
-    def __init__(self, use_case: LaunchUseCase, settings: Settings, clock: Clock) -> None:
+class _Controller:
+    """Holds a use case, the settings and the clock; computes the invocation's deadline."""
+
+    def __init__(self, use_case: Any, settings: Settings, clock: Clock) -> None:
         self.use_case = use_case
         self.settings = settings
         self.clock = clock
+
+    def deadline(self, started: float, remaining_ms: int) -> float:
+        """When the use case must be done: the Lambda deadline less a reserve to finish."""
+        return started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+
+
+class LaunchController(_Controller):
+    use_case: LaunchUseCase
 
     def handle(
         self, event: object, observer: PowertoolsObserver, remaining_ms: int
@@ -102,7 +112,7 @@ class LaunchController:
         observer.add_secret(req.token or "")
         observer.bind(instance_id=req.instance_id, group=req.group, hook=req.hook, pool=req.pool)
         observer.dimension("Pool", req.pool)
-        deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        deadline = self.deadline(started, remaining_ms)
         try:
             with _retried_errors(observer):
                 out = self.use_case.run(req, deadline=deadline, observer=observer)
@@ -185,11 +195,8 @@ def _retried_errors(observer: PowertoolsObserver) -> Iterator[None]:
         raise
 
 
-class TerminateController:
-    def __init__(self, use_case: TerminateUseCase, settings: Settings, clock: Clock) -> None:
-        self.use_case = use_case
-        self.settings = settings
-        self.clock = clock
+class TerminateController(_Controller):
+    use_case: TerminateUseCase
 
     def handle(
         self, event: object, observer: PowertoolsObserver, remaining_ms: int
@@ -201,7 +208,7 @@ class TerminateController:
             return refuse(observer, exc)
         observer.add_secret(req.token)
         observer.bind(instance_id=req.instance_id, group=req.group, hook=req.hook)
-        deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        deadline = self.deadline(started, remaining_ms)
         with _retried_errors(observer):
             out = self.use_case.run(req, deadline=deadline, observer=observer)
         what = "lifecycle_completed" if out.completed else "lifecycle_not_active"
@@ -219,18 +226,15 @@ class TerminateController:
         return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
 
 
-class SweeperController:
-    def __init__(self, use_case: SweeperUseCase, settings: Settings, clock: Clock) -> None:
-        self.use_case = use_case
-        self.settings = settings
-        self.clock = clock
+class SweeperController(_Controller):
+    use_case: SweeperUseCase
 
     def handle(
         self, event: object, observer: PowertoolsObserver, remaining_ms: int
     ) -> dict[str, Any]:
         """A scheduled pass; the event's content is not used."""
         started = self.clock.monotonic()
-        deadline = started + remaining_ms / 1000 - self.settings.deadline_reserve_seconds
+        deadline = self.deadline(started, remaining_ms)
         with _retried_errors(observer):
             report = self.use_case.run(now=datetime.now(UTC), deadline=deadline, observer=observer)
         summary = {

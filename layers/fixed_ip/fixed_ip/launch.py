@@ -321,35 +321,35 @@ class LaunchUseCase:
         for eni in candidates:
             if not eni.admits(run.req.group):
                 if first:
-                    run.observer.decision(
-                        "eni_refused",
-                        level="warning",
-                        az=eni.az,
-                        eni_id=eni.eni_id,
-                        ip=eni.ip,
-                        reason="group_not_allowed",
-                        detail=f"{GROUPS_TAG}={eni.tags.get(GROUPS_TAG)!r} does not admit "
-                        f"group {run.req.group!r}",
+                    self._refuse(
+                        run,
+                        eni,
+                        "group_not_allowed",
+                        f"{GROUPS_TAG}={eni.tags.get(GROUPS_TAG)!r} does not admit group "
+                        f"{run.req.group!r}",
                     )
                 continue
             try:
                 validate_hostname(eni.host_name)
             except InvalidHostName as exc:
-                if not first:
-                    continue  # refused (and counted) in the first round already
-                run.observer.metric("InvalidHostNames")
-                run.observer.decision(
-                    "eni_refused",
-                    level="warning",
-                    az=eni.az,
-                    eni_id=eni.eni_id,
-                    ip=eni.ip,
-                    reason="invalid_host_name",
-                    detail=str(exc),
-                )
+                if first:  # later rounds: refused (and counted) already
+                    run.observer.metric("InvalidHostNames")
+                    self._refuse(run, eni, "invalid_host_name", str(exc))
                 continue
             usable.append(eni)
         return usable
+
+    @staticmethod
+    def _refuse(run: _Run, eni: PoolEni, reason: str, detail: str) -> None:
+        run.observer.decision(
+            "eni_refused",
+            level="warning",
+            az=eni.az,
+            eni_id=eni.eni_id,
+            ip=eni.ip,
+            reason=reason,
+            detail=detail,
+        )
 
     def _set_os_hostname(self, run: _Run, host_name: str) -> None:
         req, out = run.req, run.out
