@@ -60,7 +60,8 @@ class HookMetadata(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     pool: str | None = Field(default=None, pattern=POOL_NAME_PATTERN, max_length=POOL_NAME_MAX)
-    device_index: int | None = Field(default=None, ge=1, le=31)
+    # strict: JSON `true` or "1" is not a device index
+    device_index: int | None = Field(default=None, ge=1, le=31, strict=True)
 
     @classmethod
     def from_notification(cls, raw: str | None) -> HookMetadata:
