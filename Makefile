@@ -12,7 +12,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint unit template demo local-aws coldstart clean venv
+.PHONY: test lint unit template demo local-aws coldstart bench clean venv
 
 venv: $(STAMP)
 
@@ -45,6 +45,11 @@ demo: $(STAMP)
 # The simulated AWS on a loopback port, for `fixed-ip invoke`, the AWS CLI or sam local.
 local-aws: $(STAMP)
 	$(BIN)/fixed-ip local-aws --port $(or $(PORT),5000)
+
+# Figures against the seed's algorithm, on the local simulated AWS (not part of make test):
+# prints a table and writes docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python -m fixed_ip_local.bench --profile full
 
 # Cold import of the deployed handler module against `import boto3` alone.
 coldstart: $(STAMP)

@@ -82,6 +82,33 @@ EXPECTED_REASON = {
     "unmanaged-hook.json": "not managed",
     "wrong-detail-type.json": "detail-type",
     "wrong-source.json": "source",
+    # wrong types and values in the event itself (refused, no AWS call)
+    "bad-time.json": "time: Input should be a valid datetime",
+    "detail-array.json": "detail: Input should be a valid dictionary",
+    "detail-type-wrong-case.json": "detail-type: Input should be",
+    "hook-name-not-string.json": "detail.LifecycleHookName: Input should be a valid string",
+    "hook-prefix-wrong-case.json": "'Fixed-IP-launch' is not managed",
+    "launch-with-terminate-transition.json": (
+        "Lifecycle Action' (autoscaling:EC2_INSTANCE_TERMINATING)"
+    ),
+    "missing-detail.json": "detail: Field required",
+    "notification-metadata-not-string.json": (
+        "detail.NotificationMetadata: Input should be a valid string"
+    ),
+    "null-event.json": "must be a JSON object, got NoneType",
+    "resources-not-list.json": "resources: Input should be a valid list",
+    "string-event.json": "must be a JSON object, got str",
+    "transition-unknown.json": "detail.LifecycleTransition: Input should be",
+    # a managed hook's metadata that cannot be served (ABANDONed at once, with the reason)
+    "metadata-device-index-nan.json": "device_index: Input should be a valid integer",
+    "metadata-device-index-not-integer.json": "device_index: Input should be a valid integer",
+    "metadata-device-index-quoted.json": "device_index: Input should be a valid integer",
+    "metadata-device-index-true.json": "device_index: Input should be a valid integer",
+    "metadata-device-index-too-high.json": "device_index: Input should be less than or equal to 31",
+    "metadata-device-index-zero.json": "device_index: Input should be greater than or equal to 1",
+    "metadata-pool-empty.json": "pool: String should match pattern",
+    "metadata-pool-too-long.json": "pool: String should have at most 255 characters",
+    "metadata-trailing-garbage.json": "not valid JSON (Extra data",
 }
 
 
