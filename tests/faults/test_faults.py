@@ -2,7 +2,9 @@
 faults real AWS produces, injected at the HTTP layer so botocore's own retries run.
 Each test asserts the lifecycle result and that no pool ENI leaks or is double-held.
 
-(The sweeper running in the middle of a launch is covered by the sweeper's own tests.)
+The sweeper running in the middle of a launch is the last group here (a pass at each step
+of the launch, deterministically); tests/integration/test_release_and_sweeper.py also
+races the two in a loop.
 """
 
 from __future__ import annotations
@@ -49,12 +51,12 @@ def scale(aws, world, desired: int) -> None:
     )
 
 
-def pending(aws, events, world, n: int = 1, **build) -> tuple:
-    """A world (one AZ, 3 ENIs unless told) with `n` instances in Pending:Wait."""
-    w = world or build_world(aws, per_az=build.pop("per_az", 3), azs=1, max_size=6, **build)
-    scale(aws, w, n)
+def pending(aws, events, n: int = 1, per_az: int = 3) -> tuple:
+    """A world of one AZ with `per_az` pool ENIs and `n` instances in Pending:Wait."""
+    world = build_world(aws, per_az=per_az, azs=1, max_size=6)
+    scale(aws, world, n)
     assert len(events) == n
-    return w, [e["detail"]["EC2InstanceId"] for e in events]
+    return world, [e["detail"]["EC2InstanceId"] for e in events]
 
 
 def assert_sound(aws, world, **kw) -> None:
@@ -72,7 +74,7 @@ def eni_of(call: Call) -> str:
 def test_ec2_throttling_burst_is_retried_and_the_launch_completes(
     aws, events, make_runner, plan, operation
 ):
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     plan.throttle(operation, times=3)
     result = make_runner().invoke(events[0])
     assert (result["result"], result["reason"]) == ("CONTINUE", "ok")
@@ -86,7 +88,7 @@ def test_ec2_throttling_burst_is_retried_and_the_launch_completes(
 
 
 def test_every_call_of_a_launch_throttled_twice(aws, events, make_runner, plan):
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     for operation in EVERY_LAUNCH_CALL:
         plan.throttle(operation, times=2)
     result = make_runner().invoke(events[0])
@@ -105,7 +107,7 @@ def test_throttling_beyond_botocore_retries_fails_the_invocation_and_the_retry_r
 ):
     """Throttled on every attempt: the invocation raises (Lambda retries the event), and
     the retried event resumes from whatever the first attempt achieved."""
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     runner = make_runner()
     plan.throttle(operation, times=MAX_ATTEMPTS)
     with pytest.raises(Exception, match="RequestLimitExceeded"):
@@ -128,7 +130,7 @@ def test_throttling_beyond_botocore_retries_fails_the_invocation_and_the_retry_r
 def test_attach_applied_but_its_response_lost(aws, events, make_runner, plan):
     """AWS attached the ENI but the answer never came (500): botocore retries, AWS says
     InUse, and the controller finds the ENI is its own instead of claiming a second."""
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     ec2 = aws.client("ec2")
 
     def apply_it(call: Call) -> None:
@@ -148,7 +150,7 @@ def test_attach_applied_but_its_response_lost(aws, events, make_runner, plan):
 
 def test_lost_race_for_an_eni_retargets_another(aws, events, make_runner, plan):
     """A rival attaches the very ENI this launch aims at, just before its attach."""
-    world, [me, rival] = pending(aws, events, None, n=2)
+    world, [me, rival] = pending(aws, events, n=2)
     ec2 = aws.client("ec2")
 
     def rival_takes_it(call: Call) -> None:
@@ -177,7 +179,7 @@ def test_lost_race_for_an_eni_retargets_another(aws, events, make_runner, plan):
 def test_every_eni_stolen_until_the_pool_is_exhausted(aws, events, make_runner, plan):
     """Two ENIs, three launches; rivals win every race of the first launch: it re-reads,
     retargets, and ABANDONs pool_exhausted when nothing is left, never looping on."""
-    world, [me, *rivals] = pending(aws, events, None, n=3, per_az=2)
+    world, [me, *rivals] = pending(aws, events, n=3, per_az=2)
     ec2 = aws.client("ec2")
     queue = list(rivals)
 
@@ -204,7 +206,7 @@ def test_every_eni_stolen_until_the_pool_is_exhausted(aws, events, make_runner, 
 
 
 def test_eni_deleted_between_listing_and_attaching(aws, events, make_runner, plan):
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     ec2 = aws.client("ec2")
     deleted: list[str] = []
 
@@ -224,7 +226,7 @@ def test_eni_deleted_between_listing_and_attaching(aws, events, make_runner, pla
 
 
 def test_instance_terminated_just_before_the_attach(aws, events, make_runner, plan):
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     ec2 = aws.client("ec2")
     plan.before(
         "ec2:AttachNetworkInterface", lambda call: ec2.terminate_instances(InstanceIds=[iid])
@@ -242,7 +244,7 @@ def test_instance_terminated_just_before_the_attach(aws, events, make_runner, pl
 def test_instance_terminated_right_after_the_attach(aws, events, make_runner, plan):
     """Terminated once it holds the ENI: AWS releases the ENI; the controller, finding no
     agent, gives up within its SSM budget and changes nothing more."""
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     ec2 = aws.client("ec2")
     plan.before("ec2:CreateTags", lambda call: ec2.terminate_instances(InstanceIds=[iid]))
     result = make_runner(SsmWaitSeconds="1").invoke(events[0])
@@ -258,7 +260,7 @@ def test_instance_terminated_right_after_the_attach(aws, events, make_runner, pl
 @pytest.mark.parametrize("policy", ["ABANDON", "CONTINUE"])
 def test_ssm_agent_never_online(aws, events, make_runner, policy):
     moto_patches.set_auto_register(None)
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     runner = make_runner(SsmWaitSeconds="1", OnHostnameFailure=policy)
     started = time.monotonic()
     result = runner.invoke(events[0])
@@ -287,7 +289,7 @@ def test_ssm_agent_never_online(aws, events, make_runner, policy):
     ],
 )
 def test_host_name_command_does_not_succeed(aws, events, make_runner, status, reason, said):
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     moto_patches.set_command_outcome(iid, status, delay_seconds=0.2)
     result = make_runner().invoke(events[0])
     assert (result["result"], result["reason"]) == ("ABANDON", reason)
@@ -303,7 +305,7 @@ def test_host_name_command_does_not_succeed(aws, events, make_runner, status, re
 def test_complete_answers_no_active_lifecycle_action(aws, events, make_runner, plan):
     """Another delivery completed the action first: "No active Lifecycle Action found"
     means the work is done; no error, no retry, a metric."""
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     autoscaling = aws.client("autoscaling")
     detail = events[0]["detail"]
 
@@ -330,7 +332,7 @@ def test_hook_times_out_while_waiting_for_the_agent(aws, events, make_runner, pl
     applies the DefaultResult (ABANDON, the instance goes, its ENI comes back); the
     controller's completion then finds no active action and changes nothing."""
     moto_patches.set_auto_register(None)
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
 
     def hook_times_out(call: Call) -> None:
         later = time.time() + 3600
@@ -352,7 +354,7 @@ def test_invocation_out_of_time_and_the_retried_event_resumes(aws, events, make_
     """Too little time left to wait for the agent: the invocation says so and raises
     (Lambda retries), and the retry resumes from the ENI it already holds."""
     moto_patches.set_auto_register(None)
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     runner = make_runner()
     reserve = float(runner.function.environment.get("FIXED_IP_DEADLINE_RESERVE_SECONDS", 10))
     with pytest.raises(Exception, match="retry resumes"):
@@ -384,7 +386,7 @@ def test_sandbox_killed_half_way_and_the_retried_event_resumes(
 ):
     """The sandbox dies (Lambda timeout) at each step after the claim; the retried event
     completes the launch on the same ENI, attaching nothing more."""
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     plan.before(killed_before, faults.kill)
     runner = make_runner()
     with pytest.raises(faults.Killed):
@@ -406,7 +408,7 @@ def test_duplicates_racing_under_attach_throttling_attach_one_eni(aws, events, m
     """Four deliveries of one action at once while attaches are throttled: one ENI."""
     import threading
 
-    world, [iid] = pending(aws, events, None)
+    world, [iid] = pending(aws, events)
     plan.throttle("ec2:AttachNetworkInterface", times=4)
     runner = make_runner()
     results: list = []
@@ -426,6 +428,78 @@ def test_duplicates_racing_under_attach_throttling_attach_one_eni(aws, events, m
         t.join()
     done = [r for r in results if isinstance(r, dict)]
     assert [r["decision"] for r in done].count("lifecycle_completed") == 1
+    assert len(held(aws, world.pool)[iid]) == 1
+    assert lifecycle_state(aws, iid) == "InService"
+    assert_sound(aws, world)
+
+
+# --- The sweeper in the middle --------------------------------------------------------------
+
+SWEEP_POINTS = [
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:AttachNetworkInterface",
+    "ec2:CreateTags",
+    "ssm:SendCommand",
+    "autoscaling:CompleteLifecycleAction",
+]
+
+
+def sweep_event() -> dict:
+    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+@pytest.mark.parametrize("sweep_before", SWEEP_POINTS)
+def test_sweeper_pass_in_the_middle_of_a_launch_with_no_grace(
+    aws, events, make_runner, plan, sweep_before
+):
+    """A sweeper pass with lost-launch and leak graces of 0 (it takes the launch for lost
+    at once) runs just before each step of a launch. The sweeper does or resumes the
+    launch itself, on the ENI the launch holds if it holds one; the controller then finds
+    the action completed. One ENI, one completion, InService, no error, nothing released."""
+    world, [iid] = pending(aws, events)
+    sweeper = make_runner("SweeperFunction", LostLaunchGraceSeconds="0", LeakGraceSeconds="0")
+    passes: list[dict] = []
+    plan.before(sweep_before, lambda call: passes.append(sweeper.invoke(sweep_event())))
+    launch = make_runner()
+    result = launch.invoke(events[0])
+
+    assert len(passes) == 1
+    assert sweeper.logs.decisions("error") == [] and launch.logs.decisions("error") == []
+    [finished] = sweeper.logs.decisions("lost_launch_finished")
+    assert (finished["instance_id"], finished["result"]) == (iid, "CONTINUE")
+    assert sweeper.logs.decisions("leaked_eni_released") == []
+    assert (result["decision"], result["result"]) == ("lifecycle_not_active", "CONTINUE")
+    # Both worked on one ENI: the sweeper's or the launch's, whichever attached first.
+    assert finished["eni_id"] == result["eni_id"]
+    assert held(aws, world.pool)[iid] == [result["eni_id"]]
+    assert plan.requests("ec2:AttachNetworkInterface") <= 1
+    completions = [
+        a
+        for a in moto_patches.lifecycle_actions()
+        if a["instance_id"] == iid and a["state"] == "completed"
+    ]
+    assert [a["result"] for a in completions] == ["CONTINUE"]
+    assert lifecycle_state(aws, iid) == "InService"
+    assert moto_patches.os_hostname(iid) == result["host_name"]
+    assert_sound(aws, world)
+
+
+@pytest.mark.parametrize("sweep_before", SWEEP_POINTS)
+def test_sweeper_pass_in_the_middle_of_a_launch_within_its_grace(
+    aws, events, make_runner, plan, sweep_before
+):
+    """With the default graces the sweeper changes nothing of a launch in progress: no
+    attach, no completion, no release; the controller completes as if alone."""
+    world, [iid] = pending(aws, events)
+    sweeper = make_runner("SweeperFunction")
+    plan.before(sweep_before, lambda call: sweeper.invoke(sweep_event()))
+    result = make_runner().invoke(events[0])
+    assert (result["decision"], result["result"]) == ("lifecycle_completed", "CONTINUE")
+    assert result["attach_attempts"] == 1
+    assert sweeper.logs.decisions("lost_launch_finished") == []
+    assert sweeper.logs.decisions("leaked_eni_released") == []
+    assert plan.requests("ec2:AttachNetworkInterface") == 1
+    assert plan.requests("autoscaling:CompleteLifecycleAction") == 1
     assert len(held(aws, world.pool)[iid]) == 1
     assert lifecycle_state(aws, iid) == "InService"
     assert_sound(aws, world)
