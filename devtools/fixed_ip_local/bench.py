@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import ipaddress
 import math
 import os
 import platform
@@ -763,50 +762,14 @@ class ItemMeter:
 def build_pool(
     session: Any, *, enis: int, azs: int, group: str = "web-asg", max_size: int | None = None
 ) -> Any:
-    """The seed world's shape (fixed_ip_local.world) at any scale: a group over `azs` AZs
-    with a launch hook and a pool of `enis` ENIs spread evenly. Subnets are /20 (the seed
-    world's /24 holds 250 addresses, and moto never gives a terminated instance's address
-    back to its subnet, so long relaunch runs need room)."""
-    from fixed_ip_local.world import HOOK_NAME, World, create_document, create_pool_eni
+    """The seed world (fixed_ip_local.world) at any scale: `enis` ENIs spread evenly over
+    `azs` AZs, in /20 subnets (long relaunch runs need more than a /24's addresses)."""
+    from fixed_ip_local.world import build_world
 
-    ec2 = session.client("ec2")
-    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    world = World(region=REGION, vpc_id=vpc_id, subnets={}, group=group, pool=group)
-    letters = "acdbef"
-    for i in range(azs):
-        az = f"{REGION}{letters[i]}"
-        cidr = ipaddress.ip_network(f"10.0.{16 * i}.0/20")
-        world.subnets[az] = ec2.create_subnet(
-            VpcId=vpc_id, CidrBlock=str(cidr), AvailabilityZone=az
-        )["Subnet"]["SubnetId"]
-        hosts = list(cidr.hosts())[3:]
-        count = enis // azs + (1 if i < enis % azs else 0)
-        for k in range(count):
-            host_name = f"server-{letters[i]}{k + 1}"
-            eni_id = create_pool_eni(ec2, world.subnets[az], str(hosts[k]), host_name, group)
-            world.enis[eni_id] = host_name
-    create_document(session.client("ssm"))
-    template_id = ec2.create_launch_template(
-        LaunchTemplateName=f"{group}-lt",
-        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
-    )["LaunchTemplate"]["LaunchTemplateId"]
-    autoscaling = session.client("autoscaling")
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=group,
-        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
-        MinSize=0,
-        MaxSize=max_size or enis,
-        DesiredCapacity=0,
-        VPCZoneIdentifier=",".join(world.subnets.values()),
+    counts = [enis // azs + (1 if i < enis % azs else 0) for i in range(azs)]
+    return build_world(
+        session, group=group, per_az=counts, azs=azs, max_size=max_size or enis, subnet_prefix=20
     )
-    autoscaling.put_lifecycle_hook(
-        AutoScalingGroupName=group,
-        LifecycleHookName=HOOK_NAME,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING",
-        HeartbeatTimeout=900,
-        DefaultResult="ABANDON",
-    )
-    return world
 
 
 def pool_scale(profile: Profile) -> Section:

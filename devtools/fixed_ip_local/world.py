@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +19,8 @@ DOCUMENT_NAME = "fixed-ip-HostnameDocument"
 HOOK_NAME = "fixed-ip-launch"
 TERMINATE_HOOK_NAME = "fixed-ip-terminate"
 
+
 # The seed article's table (DESIGN section 1).
-SEED_SUBNETS = [
-    ("ap-northeast-1a", "10.0.0.0/24", "a"),
-    ("ap-northeast-1c", "10.0.1.0/24", "c"),
-]
-
-
 @dataclass
 class World:
     region: str
@@ -72,8 +68,9 @@ def build_world(
     *,
     group: str = "web-asg",
     pool: str | None = None,
-    per_az: int = 3,
+    per_az: int | Sequence[int] = 3,
     azs: int = 2,
+    subnet_prefix: int = 24,
     min_size: int = 0,
     max_size: int = 6,
     hook: bool = True,
@@ -81,19 +78,23 @@ def build_world(
     metadata: dict[str, Any] | None = None,
     terminate_hook: bool = False,
 ) -> World:
-    """The seed environment, scaled by `per_az` ENIs in each of `azs` AZs. The group
-    starts empty (desired 0) so every instance it launches is gated by the hook."""
+    """The seed environment, scaled by `per_az` ENIs in each of `azs` AZs (or a count per
+    AZ). The group starts empty (desired 0) so every instance it launches is gated by the
+    hook. `subnet_prefix` < 24 gives room for long relaunch runs: moto never gives a
+    terminated instance's address back to its subnet."""
     region = session.region_name
     ec2 = session.client("ec2")
     pool = pool or group
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets: dict[str, str] = {}
     world = World(region=region, vpc_id=vpc_id, subnets=subnets, group=group, pool=pool)
-    for az, cidr, letter in _subnet_plan(region, azs):
+    counts = [per_az] * azs if isinstance(per_az, int) else list(per_az)
+    plan = _subnet_plan(region, azs, subnet_prefix)
+    for (az, cidr, letter), count in zip(plan, counts, strict=True):
         subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=az)
         subnets[az] = subnet["Subnet"]["SubnetId"]
         hosts = list(ipaddress.ip_network(cidr).hosts())[3:]  # AWS reserves .0-.3
-        for i in range(per_az):
+        for i in range(count):
             host_name = f"server-{letter}{i + 1}"
             eni_id = create_pool_eni(
                 ec2, subnets[az], str(hosts[i]), host_name, pool, name=f"AZ-{letter}_ENI{i + 1}"
@@ -135,8 +136,13 @@ def build_world(
     return world
 
 
-def _subnet_plan(region: str, azs: int) -> list[tuple[str, str, str]]:
-    if region == "ap-northeast-1" and azs <= len(SEED_SUBNETS):
-        return SEED_SUBNETS[:azs]
-    letters = "abcdef"
-    return [(f"{region}{letters[i]}", f"10.0.{i}.0/24", letters[i]) for i in range(azs)]
+def _subnet_plan(region: str, azs: int, prefix: int = 24) -> list[tuple[str, str, str]]:
+    """(AZ, CIDR, letter) of each subnet: the seed's /24s in ap-northeast-1 (a, c, then d),
+    else AZs a, b, c...; larger subnets (`prefix` < 24) are laid out one after another."""
+    letters = "acd" if region == "ap-northeast-1" else "abcdef"
+    if azs > len(letters):
+        raise ValueError(f"at most {len(letters)} AZs in {region}")
+    step = 2 ** (24 - prefix)
+    return [
+        (f"{region}{letters[i]}", f"10.0.{step * i}.0/{prefix}", letters[i]) for i in range(azs)
+    ]
