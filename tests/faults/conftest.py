@@ -9,9 +9,8 @@ import os
 import boto3
 import botocore.session
 import pytest
-from moto import mock_aws
 
-from fixed_ip_local import faults, moto_patches
+from fixed_ip_local import faults
 from fixed_ip_local.lambda_runner import (
     FunctionRunner,
     TemplateFunction,
@@ -21,8 +20,6 @@ from fixed_ip_local.lambda_runner import (
 from fixed_ip_local.simulation import FAST_POLLS
 from fixed_ip_local.world import DOCUMENT_NAME
 
-REGION = "ap-northeast-1"
-_BOTOCORE = botocore.session.get_session()
 # The functions build their boto3 session in their container (fixed_ip.wiring); giving
 # those sessions one botocore session caches the parsed service models (most of a
 # client's creation time). Each client keeps its own retry quota and rate limiter.
@@ -33,24 +30,6 @@ class _CachedModelsSession(boto3.session.Session):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("botocore_session", _FUNCTIONS_BOTOCORE)
         super().__init__(*args, **kwargs)
-
-
-@pytest.fixture
-def aws():
-    moto_patches.apply()
-    with mock_aws():
-        yield boto3.Session(region_name=REGION, botocore_session=_BOTOCORE)
-    moto_patches.clear_lifecycle_listeners()
-    moto_patches.set_auto_register(0.0)
-    moto_patches.set_clock(None)
-
-
-@pytest.fixture
-def events(aws):
-    """Every lifecycle event Auto Scaling publishes, in order."""
-    published: list[dict] = []
-    moto_patches.add_lifecycle_listener(published.append)
-    return published
 
 
 @pytest.fixture
