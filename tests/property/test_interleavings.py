@@ -1,8 +1,9 @@
 """Random interleavings on the local simulated AWS (moto + fidelity patches) through the
-real Launch and Terminate functions of template.yaml: launches, scale-ins, instances
-terminated under the controller, lifecycle events delivered late, twice, concurrently,
-out of order or never, hook timeouts, and injected faults (throttling, lost races, the
-sandbox killed half way). After every step DESIGN section 4's invariants hold:
+real Launch, Terminate and Sweeper functions of template.yaml: launches, scale-ins,
+instances terminated under the controller, lifecycle events delivered late, twice,
+concurrently, out of order or never, hook timeouts, injected faults (throttling, lost
+races, the sandbox killed half way), and sweeper passes alone or during a delivery.
+After every step DESIGN section 4's invariants hold:
 
 1. no ENI held by two instances, no instance with two pool ENIs;
 2. no InService instance without its pool ENI and its OS host name;
@@ -115,12 +116,20 @@ class Interleavings(RuleBasedStateMachine):
         self.runners = {
             name: self._runner(name) for name in ("LaunchFunction", "TerminateFunction")
         }
+        # The scheduled sweeper, with its default lost-launch grace (it leaves launches in
+        # progress alone) and with none (it takes every waiting launch for lost at once).
+        self.sweepers = {
+            grace: self._runner(
+                "SweeperFunction", LostLaunchGraceSeconds=grace, LeakGraceSeconds="0"
+            )
+            for grace in ("0", "600")
+        }
 
-    def _runner(self, name: str) -> FunctionRunner:
+    def _runner(self, name: str, **parameters: str) -> FunctionRunner:
         fn = TemplateFunction.from_template(
             name,
             # No wait for agents that never come Online (the others are Online at once).
-            parameters={"SsmWaitSeconds": "0"},
+            parameters={"SsmWaitSeconds": "0", **parameters},
             resource_names={"HostnameDocument": DOCUMENT_NAME},
         )
         runner = FunctionRunner(fn, extra_env=FAST_POLLS)
@@ -155,7 +164,7 @@ class Interleavings(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            for runner in self.runners.values():
+            for runner in [*self.runners.values(), *self.sweepers.values()]:
                 detach_logs(runner, runner.logs)
         finally:
             moto_patches.clear_lifecycle_listeners()
@@ -301,6 +310,34 @@ class Interleavings(RuleBasedStateMachine):
     def deliver_late_duplicate(self, index: int) -> None:
         event = self._pick(self.delivered, index)
         self._check_outcomes(event, self._invoke(event, 1, False))
+
+    @rule(grace=st.sampled_from(["0", "600"]), with_delivery=st.booleans())
+    def sweeper_pass(self, grace: str, with_delivery: bool) -> None:
+        """The scheduled sweeper passes, alone or at the same moment as the delivery of
+        the oldest pending event. A pass that raises (a fault) is simply the next pass's
+        work; one that returns has finished."""
+        sweeper = self.sweepers[grace]
+        outcome: list[Any] = []
+
+        def sweep() -> None:
+            try:
+                outcome.append(sweeper.invoke({"source": "aws.events", "detail": {}}))
+            except BaseException as exc:  # Killed included
+                outcome.append(exc)
+
+        thread = threading.Thread(target=sweep)
+        thread.start()
+        if with_delivery and self.bus:
+            event = self.bus.pop(0)
+            self.delivered.append(event)
+            self._check_outcomes(event, self._invoke(event, 1, False))
+        thread.join()
+        [out] = outcome
+        if isinstance(out, BaseException):
+            note_event(f"sweeper: raised {type(out).__name__}")
+        else:
+            note_event(f"sweeper (grace {grace}): {out['lost_launches_finished']} finished")
+            assert out["decision"] == "sweep_completed", out
 
     @rule()
     def hook_timeouts_pass(self) -> None:
