@@ -139,3 +139,27 @@ def test_misconfigured_hook_metadata_abandons_at_once(cloud):
     [line] = logs.decisions("lifecycle_completed")
     assert "pol" in line["detail"] and line["instance_id"] == IID
     assert {"InvalidEvents", "Abandons"} <= metric_names(emf)
+    # By Pool (the group's name standing in), so the Abandons alarm sees it.
+    [blob] = emf
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Pool", "service"]]
+    assert blob["Pool"] == "web-asg"
+
+
+def test_dimensioned_observer_scopes_metrics_and_keeps_the_log_location():
+    from fixed_ip.ports import DimensionedObserver
+
+    logs, emf = LogCapture(), []
+    inner = PowertoolsObserver(logs.logger, sink=emf.append)
+    scoped = DimensionedObserver(inner, {"Pool": "web"})
+    scoped.metric("Claims")
+    scoped.metric("PoolFree", 3, dimensions={"Pool": "web", "AZ": "az-a"})
+    scoped.decision("eni_claimed", eni_id="eni-1")  # this line is the location
+    inner.flush()
+    blobs = {
+        tuple(json.loads(e)["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]): json.loads(e)
+        for e in emf
+    }
+    assert blobs[("Pool", "service")]["Claims"] == [1.0]
+    assert blobs[("AZ", "Pool", "service")]["PoolFree"] == [3.0]
+    [line] = logs.decisions("eni_claimed")
+    assert line["location"].startswith("test_dimensioned_observer_scopes_metrics")

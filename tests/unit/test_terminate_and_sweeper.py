@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from fixed_ip.launch import CONTINUE, Deps, LaunchUseCase
+from fixed_ip.launch import ABANDON, CONTINUE, Deps, LaunchUseCase
 from fixed_ip.models import Hook, ManagedGroup, TerminateRequest
 from fixed_ip.settings import Settings
 from fixed_ip.sweeper import SweeperUseCase, az_need
@@ -112,6 +112,25 @@ def test_sweeper_finishes_a_lost_launch_by_instance_id():
     assert len(cloud.held_by(IID)) == 1 and cloud.completed == [(IID, CONTINUE)]
     assert cloud.completed_tokens == [None]  # completed by instance id
     assert obs.count("LostLaunchesFinished") == 1
+    # The launch's own metrics carry the Pool dimension, as the launch function's do,
+    # so the pool alarms and the dashboard count launches the sweeper finished.
+    pool = {"Pool": "web-asg"}
+    by_name = {name: dims for name, _, dims in obs.dimensioned}
+    for name in ("Claims", "SsmWaitSeconds", "Continues", "LostLaunchesFinished"):
+        assert by_name.get(name) == pool, (name, obs.dimensioned)
+
+
+def test_lost_launch_with_no_free_eni_counts_as_an_exhausted_pool():
+    cloud = FakeCloud()
+    cloud.add_group(max_size=2)
+    cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    _hold(cloud, "i-0000000000000000a", "10.0.0.4")
+    cloud.add_instance(IID, lifecycle="Pending:Wait")
+    report, obs = sweep(cloud)
+    assert report.lost_launches == [(IID, ABANDON)]
+    pool = {"Pool": "web-asg"}
+    assert ("Abandons", 1, pool) in obs.dimensioned
+    assert ("PoolExhausted", 1, pool) in obs.dimensioned
 
 
 def test_sweeper_leaves_a_recent_launch_to_the_controller():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
-from fixed_ip.launch import ABANDON, LaunchOutcome, LaunchUseCase
+from fixed_ip.launch import ABANDON, LaunchOutcome, LaunchUseCase, outcome_metrics
 from fixed_ip.models import (
     LAUNCH_DETAIL_TYPE,
     LAUNCHING,
@@ -132,6 +132,9 @@ class LaunchController(_Controller):
             group=detail.AutoScalingGroupName,
             hook=detail.LifecycleHookName,
         )
+        # The pool is unreadable: the group's name (the default pool) stands in, so that
+        # the Abandons alarm, which reads metrics by Pool, sees these abandons too.
+        observer.dimension("Pool", detail.AutoScalingGroupName)
         with _retried_errors(observer):
             completed = self.use_case.deps.lifecycle.complete(
                 group=detail.AutoScalingGroupName,
@@ -150,14 +153,7 @@ class LaunchController(_Controller):
         self, observer: PowertoolsObserver, out: LaunchOutcome, started: float
     ) -> dict[str, Any]:
         duration_ms = int((self.clock.monotonic() - started) * 1000)
-        if out.result == "CONTINUE":
-            observer.metric("Continues")
-        elif out.result == "ABANDON":
-            observer.metric("Abandons")
-        if out.reason == "pool_exhausted":
-            observer.metric("PoolExhausted")
-        if not out.completed:
-            observer.metric("ActionsNotActive")
+        outcome_metrics(observer, out)
         what = "lifecycle_completed" if out.completed else "lifecycle_not_active"
         fields = {
             "result": out.result,

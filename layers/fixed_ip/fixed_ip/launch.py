@@ -79,6 +79,18 @@ class LaunchOutcome:
     detail: str | None = None
 
 
+def outcome_metrics(observer: Observer, out: LaunchOutcome) -> None:
+    """The metrics of a launch's end, whoever ran it (launch function or sweeper)."""
+    if out.result == "CONTINUE":
+        observer.metric("Continues")
+    elif out.result == "ABANDON":
+        observer.metric("Abandons")
+    if out.reason == "pool_exhausted":
+        observer.metric("PoolExhausted")
+    if not out.completed:
+        observer.metric("ActionsNotActive")
+
+
 def decide(failure: Definitive | None, on_hostname_failure: str) -> str:
     """The one place where CONTINUE or ABANDON is chosen.
 

@@ -116,3 +116,27 @@ class Observer(ABC):
         dimensions: dict[str, str] | None = None,
     ) -> None:
         """A metric with the invocation's dimensions, or with `dimensions` instead."""
+
+
+class DimensionedObserver(Observer):
+    """`inner`, with `dimensions` on every metric that names none: the sweeper runs the
+    launch use case for a lost launch with the launch function's Pool dimension."""
+
+    def __init__(self, inner: Observer, dimensions: dict[str, str]) -> None:
+        self.inner = inner
+        self.dimensions = dict(dimensions)
+        # The inner observer's own method, not a wrapper: the log line's "location"
+        # keeps naming the use case that decided.
+        self.decision = inner.decision  # type: ignore[method-assign]
+
+    def decision(self, what: str, *, level: str = "info", **fields: Any) -> None:
+        self.inner.decision(what, level=level, **fields)  # pragma: no cover - see __init__
+
+    def metric(
+        self,
+        name: str,
+        value: float = 1,
+        unit: str = "Count",
+        dimensions: dict[str, str] | None = None,
+    ) -> None:
+        self.inner.metric(name, value, unit, dimensions or self.dimensions)

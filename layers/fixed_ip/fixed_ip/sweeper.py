@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fixed_ip.errors import InvalidEvent, Transient
-from fixed_ip.launch import Deps, LaunchUseCase
+from fixed_ip.launch import Deps, LaunchUseCase, outcome_metrics
 from fixed_ip.models import HookMetadata, Instance, LaunchRequest, ManagedGroup, PoolEni
-from fixed_ip.ports import Observer
+from fixed_ip.ports import DimensionedObserver, Observer
 from fixed_ip.settings import Settings
 
 GONE_STATES = {"shutting-down", "terminated"}
@@ -171,8 +171,10 @@ class SweeperUseCase:
                 pool=pool,
                 device_index=metadata.device_index or self.settings.device_index,
             )
+            # The launch's metrics as the launch function would emit them (by Pool).
+            scoped = DimensionedObserver(observer, {"Pool": pool})
             try:
-                out = self.launch.run(req, deadline=deadline, observer=observer)
+                out = self.launch.run(req, deadline=deadline, observer=scoped)
             except Transient as exc:
                 # Out of time or contention: the next pass carries on from here.
                 report.stopped_early = exc.reason
@@ -195,6 +197,7 @@ class SweeperUseCase:
                 continue
             report.lost_launches.append((inst.instance_id, out.result))
             report.lost_pools.add(pool)
+            outcome_metrics(scoped, out)
             observer.metric("LostLaunchesFinished", dimensions={"Pool": pool})
             observer.decision(
                 "lost_launch_finished",
