@@ -17,7 +17,16 @@ from fixed_ip.errors import (
     OutOfTime,
     PoolExhausted,
 )
-from fixed_ip.launch import ABANDON, CONTINUE, Deps, LaunchUseCase, decide, spread_order
+from fixed_ip.launch import (
+    ABANDON,
+    CONTINUE,
+    REFUSAL_PAUSE_SECONDS,
+    REFUSALS_BEFORE_GIVING_UP,
+    Deps,
+    LaunchUseCase,
+    decide,
+    spread_order,
+)
 from fixed_ip.models import LaunchRequest, PoolEni
 from fixed_ip.settings import Settings
 from tests.fakes import FakeCloud, RecordingObserver
@@ -142,7 +151,45 @@ def test_attach_refused_with_the_index_free_abandons(cloud):
     cloud.attach_hook = refuse
     out, obs = run(cloud)
     assert (out.result, out.reason) == (ABANDON, "attach_refused")
-    assert cloud.calls.count("attach") == 1 and "claim_conflict" in obs.decisions()
+    # Refused twice, re-read a pause apart each time, before giving up.
+    assert cloud.calls.count("attach") == REFUSALS_BEFORE_GIVING_UP
+    assert cloud.clock.slept.count(REFUSAL_PAUSE_SECONDS) == REFUSALS_BEFORE_GIVING_UP
+    assert "claim_conflict" in obs.decisions()
+
+
+def test_refusal_by_a_duplicates_attach_not_yet_visible_resumes_from_it(cloud):
+    """A duplicate delivery attached at our index first; AWS refuses our attach, but
+    Describe* show the duplicate's attachment only a moment later (eventual
+    consistency). The re-read after the pause finds it: resume, never ABANDON."""
+    iid = "i-0000000000000001"
+    theirs = next(e for e in cloud.enis.values() if e.az == "az-a")
+    real_sleep = cloud.clock.sleep
+
+    def refuse(eni_id, instance_id):
+        raise AttachRejected("InvalidParameterValue")
+
+    def sleep(seconds):
+        real_sleep(seconds)
+        if seconds >= REFUSAL_PAUSE_SECONDS and theirs.instance_id is None:
+            theirs.instance_id, theirs.device_index = iid, 1  # now visible
+            cloud.instances[iid].nics[1] = theirs.eni_id
+
+    cloud.attach_hook = refuse
+    cloud.clock.sleep = sleep
+    out, _ = run(cloud)
+    assert (out.result, out.eni_id) == (CONTINUE, theirs.eni_id)
+    assert cloud.calls.count("attach") == 1 and cloud.held_by(iid) == [theirs]
+
+
+def test_pool_eni_at_our_index_not_yet_listed_as_ours_is_resumed(cloud):
+    """The instance shows a pool ENI at our device index while the pool listing still
+    shows it free (eventual consistency): it is ours, from a duplicate delivery."""
+    iid = "i-0000000000000001"
+    eni = next(e for e in cloud.enis.values() if e.az == "az-a")
+    cloud.instances[iid].nics[1] = eni.eni_id  # listing lags: eni.instance_id is None
+    out, _ = run(cloud)
+    assert (out.result, out.eni_id) == (CONTINUE, eni.eni_id)
+    assert "attach" not in cloud.calls
 
 
 def test_exhausted_pool_abandons_without_attaching(cloud):

@@ -174,6 +174,42 @@ def test_sweeper_releases_leaked_enis_and_never_a_running_holders():
     assert obs.count("LeakedEnisReleased") == 2
 
 
+def test_sweeper_releases_every_pool_eni_of_a_dead_instance():
+    cloud = world()
+    first = _hold(
+        cloud,
+        "i-0000000000000012",
+        "10.0.0.6",
+        state="terminated",
+        state_changed_at=NOW - timedelta(hours=1),
+    )
+    second = next(e for e in cloud.enis.values() if e.ip == "10.0.0.5")
+    second.instance_id, second.device_index = "i-0000000000000012", 2
+    report, _ = sweep(cloud)
+    assert sorted(report.released) == sorted([first.eni_id, second.eni_id])
+    assert first.instance_id is None and second.instance_id is None
+
+
+def test_a_group_whose_name_cannot_be_a_pool_is_skipped_and_the_sweep_goes_on():
+    """No pool in the metadata and a group name a pool name cannot take: that group is
+    skipped with its reason; the other groups' repairs and figures still happen."""
+    cloud = world()
+    cloud.add_group(name="web#(legacy)")
+    cloud.add_instance("i-00000000000000bb", lifecycle="Pending:Wait", group="web#(legacy)")
+    dead = _hold(
+        cloud,
+        "i-0000000000000012",
+        "10.0.0.6",
+        state="terminated",
+        state_changed_at=NOW - timedelta(hours=1),
+    )
+    report, obs = sweep(cloud)
+    [skipped] = [x for x in obs.lines if x["decision"] == "group_skipped"]
+    assert skipped["group"] == "web#(legacy)" and skipped["reason"] == "invalid_metadata"
+    assert report.released == [dead.eni_id] and report.groups == 2
+    assert "pool_capacity" in obs.decisions()
+
+
 def test_sweeper_reports_in_service_instances_without_an_eni():
     cloud = world()
     cloud.add_instance("i-00000000000000aa", lifecycle="InService")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
@@ -41,22 +40,16 @@ def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
         )
     _check_managed(detail.LifecycleHookName, settings)
     metadata = HookMetadata.from_notification(detail.NotificationMetadata)
-    try:
-        return LaunchRequest(
-            instance_id=detail.EC2InstanceId,
-            group=detail.AutoScalingGroupName,
-            hook=detail.LifecycleHookName,
-            token=detail.LifecycleActionToken,
-            pool=metadata.pool or detail.AutoScalingGroupName,
-            device_index=metadata.device_index or settings.device_index,
-            event_time=event.time,
-            to_warm_pool=detail.Destination == "WarmPool",
-        )
-    except ValueError as exc:
-        raise InvalidMetadata(
-            f"group name {detail.AutoScalingGroupName!r} cannot be a pool name; name the "
-            'pool in the hook\'s NotificationMetadata: {"pool": "..."}'
-        ) from exc
+    return LaunchRequest(
+        instance_id=detail.EC2InstanceId,
+        group=detail.AutoScalingGroupName,
+        hook=detail.LifecycleHookName,
+        token=detail.LifecycleActionToken,
+        pool=metadata.pool_for(detail.AutoScalingGroupName),
+        device_index=metadata.device_index or settings.device_index,
+        event_time=event.time,
+        to_warm_pool=detail.Destination == "WarmPool",
+    )
 
 
 def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateRequest:
@@ -232,7 +225,8 @@ class SweeperController(_Controller):
         started = self.clock.monotonic()
         deadline = self.deadline(started, remaining_ms)
         with _retried_errors(observer):
-            report = self.use_case.run(now=datetime.now(UTC), deadline=deadline, observer=observer)
+            now = self.clock.utcnow()
+            report = self.use_case.run(now=now, deadline=deadline, observer=observer)
         summary = {
             "groups": report.groups,
             "lost_launches_finished": len(report.lost_launches),

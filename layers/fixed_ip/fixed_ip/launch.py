@@ -49,6 +49,11 @@ COMMAND_DONE = {"Success", "Failed", "TimedOut", "Cancelled"}
 # Bounds on the claim loop: each round re-reads the pool after a lost race.
 MAX_CLAIM_ROUNDS = 12
 BACKOFF_BASE_SECONDS = 0.05
+# An attach refused with our device index seen free: most likely a duplicate attached
+# there first and Describe* do not show it yet. Re-read after a pause; give up (ABANDON)
+# only when AWS refuses again.
+REFUSAL_PAUSE_SECONDS = 1.0
+REFUSALS_BEFORE_GIVING_UP = 2
 # How long EC2 may not list a just-launched instance (eventual consistency).
 NOT_FOUND_GRACE_SECONDS = 60
 
@@ -221,7 +226,7 @@ class LaunchUseCase:
     def _claim(self, run: _Run, instance: Instance, waiting: list[str]) -> PoolEni:
         """Return the pool ENI this instance holds, attaching one if it holds none."""
         compute, observer, req, out = self.deps.compute, run.observer, run.req, run.out
-        refused = False
+        refusals = 0
         for round_no in range(MAX_CLAIM_ROUNDS):
             if round_no:
                 self._backoff(run, round_no)
@@ -241,6 +246,16 @@ class LaunchUseCase:
                 (e for e in enis if e.instance_id == req.instance_id),
                 key=lambda e: e.device_index or 0,
             )
+            occupant = instance.interface_at(req.device_index)
+            if not mine and occupant is not None:
+                # A pool ENI at our index that the pool listing does not show as ours yet
+                # (Describe* calls are eventually consistent): a duplicate attached it.
+                mine = [e for e in enis if e.eni_id == occupant.eni_id]
+                if not mine:
+                    raise DeviceIndexOccupied(
+                        f"device index {req.device_index} of {req.instance_id} holds "
+                        f"{occupant.eni_id}, which is not in pool {req.pool!r}"
+                    )
             if mine:
                 out.resumed = out.attach_attempts == 0
                 if out.resumed:
@@ -248,15 +263,9 @@ class LaunchUseCase:
                         "eni_already_held", az=instance.az, eni_id=mine[0].eni_id, ip=mine[0].ip
                     )
                 return mine[0]
-            occupant = instance.interface_at(req.device_index)
-            if occupant is not None:
-                raise DeviceIndexOccupied(
-                    f"device index {req.device_index} of {req.instance_id} holds "
-                    f"{occupant.eni_id}, which is not in pool {req.pool!r}"
-                )
-            if refused:
-                # Refused although the re-read shows the index free and nothing held:
-                # not a race, and retrying will not change AWS's answer.
+            if refusals >= REFUSALS_BEFORE_GIVING_UP:
+                # Refused again although re-reads, a pause apart, show the index free and
+                # nothing held: not a race, and retrying will not change AWS's answer.
                 raise AttachRefused(
                     f"AWS refused to attach a pool ENI to {req.instance_id} at device index "
                     f"{req.device_index} (InvalidParameterValue) with the index free"
@@ -283,9 +292,11 @@ class LaunchUseCase:
             except AttachRejected as exc:
                 # Most likely a duplicate delivery attached at our device index first:
                 # re-read the instance and the pool; the next round resumes from it.
+                # A re-read right away may not show that attachment yet: pause first.
                 self._conflict(run, instance, eni, exc.reason)
+                self._sleep_within(run, REFUSAL_PAUSE_SECONDS)
                 instance = compute.describe_instance(req.instance_id) or instance
-                refused = True
+                refusals += 1
                 continue
             except InstanceNotReady:
                 # Still pending after all: wait until it runs, then aim again.
@@ -319,7 +330,9 @@ class LaunchUseCase:
         deadline: attach calls come from EC2's small mutation budget (5/s refill)."""
         jitter = hashlib.blake2b(f"{run.req.instance_id}/{round_no}".encode(), digest_size=2)
         cap = min(2.0, BACKOFF_BASE_SECONDS * 2**round_no)
-        pause = cap * (0.5 + int.from_bytes(jitter.digest()) / 131070)
+        self._sleep_within(run, cap * (0.5 + int.from_bytes(jitter.digest()) / 131070))
+
+    def _sleep_within(self, run: _Run, pause: float) -> None:
         if self.deps.clock.monotonic() + pause < run.deadline:
             self.deps.clock.sleep(pause)
 

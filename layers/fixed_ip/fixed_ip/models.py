@@ -85,6 +85,18 @@ class HookMetadata(BaseModel):
                 f"NotificationMetadata is invalid: {describe_errors(exc)}"
             ) from exc
 
+    def pool_for(self, group: str) -> str:
+        """The pool this hook names, else the group's name, which must then be a valid
+        pool name (Auto Scaling allows characters a pool name does not)."""
+        if self.pool:
+            return self.pool
+        if len(group) > POOL_NAME_MAX or not re.match(POOL_NAME_PATTERN, group):
+            raise InvalidMetadata(
+                f"group name {group!r} cannot be a pool name; name the pool in the hook's "
+                'NotificationMetadata: {"pool": "..."}'
+            )
+        return group
+
 
 def describe_errors(exc: ValidationError) -> str:
     """One readable line from a pydantic error: `field: message; field: message`.

@@ -79,6 +79,7 @@ class SweeperUseCase:
             report.groups += 1
             try:
                 metadata = HookMetadata.from_notification(hooks[0].metadata)
+                pool = metadata.pool_for(group.name)
             except InvalidEvent as exc:
                 observer.decision(
                     "group_skipped",
@@ -89,7 +90,6 @@ class SweeperUseCase:
                     detail=str(exc),
                 )
                 continue
-            pool = metadata.pool or group.name
             if pool not in pools:
                 pools[pool] = compute.list_pool(tag_key=self.settings.pool_tag_key, pool=pool)
             holders = {e.instance_id for e in pools[pool] if e.instance_id}
@@ -221,15 +221,18 @@ class SweeperUseCase:
         observer: Observer,
         report: SweepReport,
     ) -> None:
-        attached = {e.instance_id: e for e in enis if e.instance_id}
+        attached = sorted((e for e in enis if e.instance_id), key=lambda e: e.eni_id)
         if not attached:
             return
+        holders = sorted({e.instance_id or "" for e in attached})
         known: dict[str, Instance] = {
-            i.instance_id: i for i in self.deps.compute.describe_instances(sorted(attached))
+            i.instance_id: i for i in self.deps.compute.describe_instances(holders)
         }
         grace = timedelta(seconds=self.settings.leak_grace_seconds)
-        for instance_id, eni in sorted(attached.items()):
-            inst = known.get(instance_id)
+        # Every attached ENI, not one per holder: a dead instance may hold two.
+        for eni in attached:
+            instance_id = eni.instance_id
+            inst = known.get(instance_id or "")
             if inst is not None and inst.state not in GONE_STATES:
                 continue  # never take an ENI from a running, pending or stopped instance
             if inst is not None and inst.state_changed_at and now - inst.state_changed_at < grace:
