@@ -59,7 +59,9 @@ def violations(session: Any, group: str, pool: str, *, os_hostname: Any = None) 
         if iid not in eni_host:
             found.append(f"{iid} is InService without a pool ENI")
             continue
-        if os_hostname is not None and os_hostname(iid) != eni_host[iid]:
+        if os_hostname is not None and eni_host[iid] is None:
+            found.append(f"{iid} is InService with a pool ENI that has no host name")
+        elif os_hostname is not None and os_hostname(iid) != eni_host[iid]:
             found.append(
                 f"{iid} is InService with OS host name {os_hostname(iid)!r}, not {eni_host[iid]!r}"
             )

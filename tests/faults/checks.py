@@ -100,7 +100,9 @@ def problems_in(
             found.append(f"{iid} is InService without a pool ENI")
             continue
         want = _tags(pool_enis[by_holder[iid]].get("TagSet")).get(HOSTNAME_TAG)
-        if os_hostnames and moto_patches.os_hostname(iid, region) != want:
+        if os_hostnames and want is None:
+            found.append(f"{iid} is InService with a pool ENI that has no host name")
+        elif os_hostnames and moto_patches.os_hostname(iid, region) != want:
             have = moto_patches.os_hostname(iid, region)
             found.append(f"{iid} is InService with OS host name {have!r}, not {want!r}")
     return found

@@ -57,9 +57,16 @@ def test_terminate_releases_the_eni_and_a_duplicate_changes_nothing(aws, events,
     assert end["detail-type"] == "EC2 Instance-terminate Lifecycle Action"
     assert lifecycle_state(aws, iid) == "Terminating:Wait"
 
-    result = terminate.invoke(end)
+    with metered() as first:
+        result = terminate.invoke(end)
 
     assert result["decision"] == "lifecycle_completed" and result["eni_id"] == eni_id
+    # Released by the function itself, before completing (moto, like EC2, would also
+    # detach it once the instance terminates: that alone must not pass this test).
+    assert first.mutating() == {
+        "ec2:DetachNetworkInterface": 1,
+        "autoscaling:CompleteLifecycleAction": 1,
+    }
     [eni] = pool_enis(aws.client("ec2"), world.pool)
     assert eni["Status"] == "available" and "Attachment" not in eni
     [action] = [a for a in moto_patches.lifecycle_actions() if a["hook"] == "fixed-ip-terminate"]
@@ -68,7 +75,7 @@ def test_terminate_releases_the_eni_and_a_duplicate_changes_nothing(aws, events,
         again = terminate.invoke(end)
     assert again["decision"] == "lifecycle_not_active" and again["reason"] == "no_pool_eni"
     assert meter.mutating() == {"autoscaling:CompleteLifecycleAction": 1}
-    assert violations(aws, world.group, world.pool) == []
+    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
 
 
 def test_sweeper_finishes_a_lost_launch(aws, events, sweeper):
@@ -168,4 +175,7 @@ def test_sweeper_and_controller_at_once_never_attach_one_eni_twice(aws, events, 
     holders = held(aws, world.pool)
     assert len(holders) == n and all(len(enis) == 1 for enis in holders.values())
     assert {lifecycle_state(aws, e["detail"]["EC2InstanceId"]) for e in events} == {"InService"}
-    assert passes and violations(aws, world.group, world.pool) == []
+    assert (
+        passes
+        and violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    )

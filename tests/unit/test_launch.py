@@ -443,6 +443,6 @@ def test_thirty_concurrent_launches_on_fakes_each_get_their_own_eni():
         t.start()
     for t in threads:
         t.join()
-    assert all(o.result == CONTINUE for o in outs.values())
+    assert len(outs) == 30 and all(o.result == CONTINUE for o in outs.values())
     holders = [e.instance_id for e in cloud.enis.values()]
     assert sorted(holders) == sorted(ids)
