@@ -246,6 +246,15 @@ def _invalid_host_names(d: Deployed) -> None:
             ec2.create_tags(Resources=[eni_id], Tags=[{"Key": "HostName", "Value": "a;reboot"}])
 
 
+def _reserved_for_others(d: Deployed) -> None:
+    ec2 = d.aws.client("ec2")
+    for eni_id, host_name in d.world.enis.items():
+        if host_name in {"server-a3", "server-a4"}:
+            ec2.create_tags(
+                Resources=[eni_id], Tags=[{"Key": "fixed-ip:groups", "Value": "batch-*"}]
+            )
+
+
 def _second_pool_eni(d: Deployed) -> None:
     ec2 = d.aws.client("ec2")
     held = ec2.describe_network_interfaces(
@@ -411,6 +420,13 @@ BROKEN: dict[str, tuple[Callable[[Deployed], None], str, str, str, str]] = {
         "ap-northeast-1a: 2 usable (1 free)",
         "add addresses (2 in ap-northeast-1a)",
     ),
+    "ENIs reserved for other groups": (
+        _reserved_for_others,
+        "pool-capacity",
+        "fail",
+        "ap-northeast-1a: 2 usable (1 free)",
+        "add addresses (2 in ap-northeast-1a)",
+    ),
     "an instance with two pool ENIs": (
         _second_pool_eni,
         "instances",
@@ -531,25 +547,6 @@ def test_the_groups_maintenance_policy_wins_over_the_stacks_parameter() -> None:
     assert d.max_healthy_percent == 110
     d = Deployment(SimpleNamespace(region_name=REGION), Options(GROUP, max_healthy_percent=100))
     assert d.max_healthy_percent == 100
-
-
-@pytest.mark.parametrize(
-    ("max_size", "azs", "percent"), [(6, 2, 110), (6, 2, 100), (7, 3, 150), (1, 3, 200)]
-)
-def test_capacity_need_is_the_sweepers(max_size: int, azs: int, percent: int) -> None:
-    from fixed_ip.models import ManagedGroup
-    from fixed_ip.sweeper import az_need as sweeper_need
-    from fixed_ip_cli.doctor import az_need
-
-    group = ManagedGroup(
-        name="g",
-        max_size=max_size,
-        azs=tuple(f"az{i}" for i in range(azs)),
-        instances=(),
-        hooks=(),
-        max_healthy_percentage=percent,
-    )
-    assert az_need(max_size, azs, percent) == sweeper_need(group, 110)
 
 
 def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run: Run, monkeypatch):

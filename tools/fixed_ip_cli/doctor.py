@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,8 @@ from botocore.exceptions import ClientError
 
 from fixed_ip.errors import InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
+from fixed_ip.models import GROUPS_TAG, groups_admit
+from fixed_ip.sweeper import az_share
 from fixed_ip_cli.awsutil import aws_errors, client, error_code, paginate, tags_of
 from fixed_ip_cli.errors import AwsError
 from fixed_ip_cli.spec import DEFAULT_HOST_NAME_TAG, POOL_TAG
@@ -960,12 +961,18 @@ def _group_azs(d: Deployment) -> dict[str, list[dict[str, Any]]]:
     return by_az
 
 
+def _reserved_elsewhere(d: Deployment, eni: dict[str, Any]) -> bool:
+    """The ENI's `fixed-ip:groups` tag keeps it for other groups (as the controller reads it)."""
+    return not groups_admit(tags_of(eni).get(GROUPS_TAG), d.options.group)
+
+
 def _usable_by_az(d: Deployment) -> dict[str, list[dict[str, Any]]]:
-    """Pool ENIs the controller can hand to this group, by AZ: in the group's VPC."""
+    """Pool ENIs the controller can hand to this group, by AZ: in the group's VPC and not
+    reserved for other groups."""
     vpcs = {s["VpcId"] for s in d.subnets}
     by_az: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for eni in d.pool_enis:
-        if eni.get("VpcId") in vpcs:
+        if eni.get("VpcId") in vpcs and not _reserved_elsewhere(d, eni):
             by_az[eni["AvailabilityZone"]].append(eni)
     return by_az
 
@@ -987,15 +994,12 @@ def check_pool_coverage(d: Deployment) -> Check:
             'or name the right pool in the hook\'s NotificationMetadata {"pool": ...}',
         )
     missing = [az for az in sorted(azs) if not enis.get(az)]
-    elsewhere = [
-        e
-        for e in d.pool_enis
-        if e["AvailabilityZone"] not in azs or e.get("VpcId") not in {s["VpcId"] for s in d.subnets}
-    ]
+    vpcs = {s["VpcId"] for s in d.subnets}
     details = [
         f"{e['NetworkInterfaceId']} ({e['PrivateIpAddress']}, {e['AvailabilityZone']}, "
         f"{e.get('VpcId')}) is outside the group's AZs/VPC: never used for it"
-        for e in elsewhere
+        for e in d.pool_enis
+        if e["AvailabilityZone"] not in azs or e.get("VpcId") not in vpcs
     ]
     counts = ", ".join(f"{az}: {len(enis.get(az, []))}" for az in sorted(azs))
     if missing:
@@ -1021,14 +1025,6 @@ def check_pool_coverage(d: Deployment) -> Check:
     )
 
 
-def az_need(max_size: int, azs: int, max_healthy_percent: int) -> int:
-    """The most instances a group may run in one AZ: its maximum size raised by the
-    headroom replacements take (instance refresh, rebalancing), spread evenly (rounded up)
-    over its AZs. The same figure as the sweeper's (fixed_ip.sweeper.az_need)."""
-    ceiling = math.ceil(max_size * max(100, max_healthy_percent) / 100)
-    return math.ceil(ceiling / max(1, azs))
-
-
 def check_pool_capacity(d: Deployment) -> Check:
     if d.group is None:
         return _no_group("pool-capacity", d)
@@ -1038,11 +1034,18 @@ def check_pool_capacity(d: Deployment) -> Check:
     members = {i["InstanceId"] for i in d.group.get("Instances", [])}
     max_size = int(d.group["MaxSize"])
     percent = d.max_healthy_percent
-    share = az_need(max_size, len(azs), 100)  # without replacements' headroom
-    need = az_need(max_size, len(azs), percent)
+    share = az_share(max_size, len(azs), 100)  # without replacements' headroom
+    need = az_share(max_size, len(azs), percent)
     enis = _usable_by_az(d)
     worst = PASS
-    details, per_az = [], []
+    per_az: list[str] = []
+    details = [
+        f"{e['NetworkInterfaceId']} ({e['PrivateIpAddress']}): reserved for "
+        f"{tags_of(e)[GROUPS_TAG]!r} by its {GROUPS_TAG} tag: the controller never gives it "
+        "to this group"
+        for e in d.pool_enis
+        if _reserved_elsewhere(d, e)
+    ]
     short: dict[str, int] = {}
     for az in azs:
         usable = free = 0

@@ -177,6 +177,16 @@ class Instance:
         return next((i for i in self.interfaces if i.device_index == device_index), None)
 
 
+def groups_admit(allowed: str | None, group: str) -> bool:
+    """Whether `group` may claim an ENI whose `fixed-ip:groups` tag is `allowed`: group
+    names or patterns (`web-*`) separated by spaces or commas. Without the tag, any
+    managed group that names the pool may."""
+    if allowed is None:
+        return True
+    patterns = [p for p in re.split(r"[\s,]+", allowed) if p]
+    return any(fnmatch.fnmatchcase(group, p) for p in patterns)
+
+
 @dataclass(frozen=True)
 class PoolEni:
     eni_id: str
@@ -200,14 +210,7 @@ class PoolEni:
         return self.tags.get("fixed-ip:pool")
 
     def admits(self, group: str) -> bool:
-        """Whether `group` may claim this ENI: the optional tag `fixed-ip:groups` lists
-        group names or patterns (`web-*`), separated by spaces or commas. Without the
-        tag, any managed group that names the pool may."""
-        allowed = self.tags.get(GROUPS_TAG)
-        if allowed is None:
-            return True
-        patterns = [p for p in re.split(r"[\s,]+", allowed) if p]
-        return any(fnmatch.fnmatchcase(group, p) for p in patterns)
+        return groups_admit(self.tags.get(GROUPS_TAG), group)
 
     @property
     def ip_key(self) -> tuple[int, ...]:

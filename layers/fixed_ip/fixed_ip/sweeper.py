@@ -53,12 +53,17 @@ class SweepReport:
     lost_pools: set[str] = field(default_factory=set)  # pools lost launches claimed from
 
 
+def az_share(max_size: int, azs: int, max_healthy_percent: int) -> int:
+    """The most instances a group may run in one of its `azs` AZs: its maximum size,
+    raised by the headroom replacements may take, spread evenly (rounded up)."""
+    ceiling = math.ceil(max_size * max(100, max_healthy_percent) / 100)
+    return math.ceil(ceiling / max(1, azs))
+
+
 def az_need(group: ManagedGroup, default_max_healthy_percent: int) -> int:
-    """The most instances the group may run in one of its AZs: its maximum size, raised
-    by the headroom replacements may take, spread evenly (rounded up) over its AZs."""
+    """`az_share` of the group, with its own MaxHealthyPercentage if it has one."""
     percent = group.max_healthy_percentage or default_max_healthy_percent
-    ceiling = math.ceil(group.max_size * max(100, percent) / 100)
-    return math.ceil(ceiling / max(1, len(group.azs)))
+    return az_share(group.max_size, len(group.azs), percent)
 
 
 class SweeperUseCase:
