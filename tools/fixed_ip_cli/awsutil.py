@@ -19,6 +19,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from fixed_ip.adapters import error_code
 from fixed_ip_cli.errors import AwsError, UsageError
 
 # Describe calls share a per-region token bucket with every other tool of the account
@@ -61,10 +62,6 @@ def make_session(profile: str | None = None, region: str | None = None) -> Any:
 def client(session: Any, service: str) -> Any:
     with aws_errors(f"creating the {service} client"):
         return session.client(service, config=CLIENT_CONFIG)
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from fixed_ip.adapters import error_code
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
 from fixed_ip.launch import ABANDON, LaunchOutcome, LaunchUseCase, outcome_metrics
 from fixed_ip.models import (
@@ -180,7 +181,7 @@ def _retried_errors(observer: PowertoolsObserver) -> Iterator[None]:
         raise
     except Exception as exc:
         observer.metric("Errors")
-        observer.decision("error", level="error", reason=type(exc).__name__, detail=_aws_code(exc))
+        observer.decision("error", level="error", reason=type(exc).__name__, detail=error_code(exc))
         raise
 
 
@@ -250,13 +251,6 @@ def refuse(observer: PowertoolsObserver, exc: InvalidEvent | ConfigurationError)
         "reason": exc.reason,
         "detail": str(exc),
     }
-
-
-def _aws_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 class Handles(Protocol):

@@ -336,9 +336,7 @@ class LaunchUseCase:
         if self.deps.clock.monotonic() + pause < run.deadline:
             self.deps.clock.sleep(pause)
 
-    def _usable(
-        self, run: _Run, candidates: Iterable[PoolEni], *, first: bool = True
-    ) -> list[PoolEni]:
+    def _usable(self, run: _Run, candidates: Iterable[PoolEni], *, first: bool) -> list[PoolEni]:
         """Free ENIs whose host-name tag is valid and that admit the group; the others are
         refused, each with a log line, so one bad tag cannot reach an instance or block
         the pool."""

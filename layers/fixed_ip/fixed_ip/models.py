@@ -205,10 +205,6 @@ class PoolEni:
     def free(self) -> bool:
         return self.status == "available" and self.instance_id is None
 
-    @property
-    def pool(self) -> str | None:
-        return self.tags.get("fixed-ip:pool")
-
     def admits(self, group: str) -> bool:
         return groups_admit(self.tags.get(GROUPS_TAG), group)
 

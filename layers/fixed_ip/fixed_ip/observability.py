@@ -46,7 +46,6 @@ class PowertoolsObserver(Observer):
         self.base: dict[str, Any] = {}
         self._secrets = [s for s in secrets if s]
         self._sink = sink
-        self._started = time.monotonic()
 
     def bind(self, **fields: Any) -> None:
         """Fields every later line carries (instance_id, group, hook, pool, ...)."""
@@ -88,9 +87,6 @@ class PowertoolsObserver(Observer):
 
     def dimension(self, name: str, value: str) -> None:
         self.metrics.add_dimension(name=name, value=value)
-
-    def elapsed_ms(self) -> int:
-        return int((time.monotonic() - self._started) * 1000)
 
     def flush(self) -> None:
         """Write the invocation's EMF blobs (one JSON line per dimension set)."""

@@ -4,8 +4,8 @@ text, into the project's errors."""
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
 
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore `ClientError`; "" for any other exception."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
