@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("demo", help="the seed scenario on the local simulated AWS")
     p.add_argument("--per-az", type=int, default=3, help="pool ENIs per AZ (default 3)")
-    p.add_argument("--azs", type=int, default=2, choices=[1, 2, 3], help="AZs (default 2)")
+    # Two AZs at least: the last step strands an ENI in another AZ than the lost launch's.
+    p.add_argument("--azs", type=int, default=2, choices=[2, 3], help="AZs (default 2)")
     p.add_argument("--log", default=".demo/controller.log", help="where the JSON logs go")
     p.set_defaults(func=cmd_demo)
 

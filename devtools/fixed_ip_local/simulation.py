@@ -134,7 +134,8 @@ class AsyncLambda:
                 return
             except Exception as exc:
                 inv.errors.append(f"{type(exc).__name__}: {exc}")
-                time.sleep(self.retry_delay * (attempt + 1))
+                if attempt < self.retries:
+                    time.sleep(self.retry_delay * (attempt + 1))
         inv.failed = True
 
     def busy(self) -> bool:
@@ -276,22 +277,24 @@ class Simulation:
             for fn in self.lambdas.values():
                 fn.drain(timeout=max(1.0, end - time.monotonic()))
             moto_patches.expire_lifecycle_actions(self.world.region)
-            lost = {e["detail"]["EC2InstanceId"] for e in self.dropped}
-            if any(
-                a["state"] == "active" and a["instance_id"] not in lost
-                for a in moto_patches.lifecycle_actions()
-            ):
+            dropped = {e["detail"]["EC2InstanceId"] for e in self.dropped}
+            active = {
+                a["instance_id"]
+                for a in moto_patches.lifecycle_actions(self.world.region)
+                if a["state"] == "active"
+            }
+            if active - dropped:
                 if time.monotonic() > end:
                     raise TimeoutError("lifecycle actions still active after the timeout")
                 time.sleep(0.05)
                 continue
+            if active & dropped:
+                return 0  # the lost actions wait for the sweeper (or their timeout)
             alive = [
                 i
                 for i in group_instances(self.autoscaling, self.world.group)
                 if not i["LifecycleState"].startswith("Terminat")
             ]
-            if lost:
-                return 0  # the lost actions wait for the sweeper (or their timeout)
             missing = desired - len(alive)
             if missing <= 0:
                 return 0

@@ -94,6 +94,18 @@ def test_abandon_terminates_and_replacements_are_bounded(small):
     assert len(group_instances(aws.client("autoscaling"), world.group)) == 1
 
 
+def test_replacements_go_on_after_a_lost_event_was_repaired(small):
+    """A dropped event once made every later settle stop replacing abandoned launches."""
+    _aws, _world, sim = small
+    sim.drop_next_events(1)
+    first = sim.scale(1)
+    assert first.launches == 0 and len(sim.dropped) == 1
+    assert sim.sweep()["lost_launches_finished"] == 1
+    report = sim.scale(2)
+    assert [reason for _, reason in report.abandoned] == ["pool_exhausted"] * 3
+    assert report.gave_up == 1 and report.violations == []
+
+
 def test_heartbeat_timeout_applies_the_default_result(aws):
     world = build_world(aws, per_az=1, azs=1, heartbeat_timeout=30)
     # No rule routes this hook's events (another prefix): nobody answers the action.
