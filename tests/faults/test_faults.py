@@ -13,6 +13,7 @@ import copy
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from fixed_ip_local import faults, moto_patches
 from fixed_ip_local.faults import Call
@@ -502,4 +503,43 @@ def test_sweeper_pass_in_the_middle_of_a_launch_within_its_grace(
     assert plan.requests("autoscaling:CompleteLifecycleAction") == 1
     assert len(held(aws, world.pool)[iid]) == 1
     assert lifecycle_state(aws, iid) == "InService"
+    assert_sound(aws, world)
+
+
+# --- The release on termination ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["detach throttled past retries", "killed before completing"])
+def test_terminate_fails_half_way_and_the_retried_event_releases_and_completes(
+    aws, events, make_runner, plan, fault
+):
+    """Invariants 3 and 4 for the release function: a failed invocation leaves the action
+    waiting (never silently done); the retried event gives the ENI back and completes."""
+    world = build_world(aws, per_az=3, azs=1, max_size=6, terminate_hook=True)
+    scale(aws, world, 1)
+    [launched] = events
+    iid = launched["detail"]["EC2InstanceId"]
+    assert make_runner().invoke(launched)["result"] == "CONTINUE"
+    [eni_id] = held(aws, world.pool)[iid]
+    scale(aws, world, 0)
+    end = events[-1]
+    assert end["detail-type"] == "EC2 Instance-terminate Lifecycle Action"
+    terminate = make_runner("TerminateFunction")
+    if fault == "detach throttled past retries":
+        plan.throttle("ec2:DetachNetworkInterface", times=MAX_ATTEMPTS)
+        expected: tuple[type[BaseException], str] = (ClientError, "RequestLimitExceeded")
+    else:
+        plan.before("autoscaling:CompleteLifecycleAction", faults.kill)
+        expected = (faults.Killed, "CompleteLifecycleAction")
+    with pytest.raises(expected[0], match=expected[1]):
+        terminate.invoke(end)
+    assert lifecycle_state(aws, iid) == "Terminating:Wait"  # still waiting for the retry
+
+    again = terminate.invoke(copy.deepcopy(end))
+    assert (again["decision"], again["result"]) == ("lifecycle_completed", "CONTINUE")
+    [eni] = aws.client("ec2").describe_network_interfaces(NetworkInterfaceIds=[eni_id])[
+        "NetworkInterfaces"
+    ]
+    assert eni["Status"] == "available" and "Attachment" not in eni
+    assert held(aws, world.pool) == {}
     assert_sound(aws, world)
