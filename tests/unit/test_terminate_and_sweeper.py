@@ -147,17 +147,18 @@ def _hold(cloud: FakeCloud, instance_id: str, ip: str, **inst):
     return eni
 
 
+def _dead(cloud: FakeCloud, instance_id: str, ip: str):
+    """A pool ENI still attached to an instance terminated an hour ago."""
+    return _hold(
+        cloud, instance_id, ip, state="terminated", state_changed_at=NOW - timedelta(hours=1)
+    )
+
+
 def test_sweeper_releases_leaked_enis_and_never_a_running_holders():
     cloud = world()
     running = _hold(cloud, "i-0000000000000010", "10.0.0.4")
     stopped = _hold(cloud, "i-0000000000000011", "10.0.0.5", state="stopped")
-    dead = _hold(
-        cloud,
-        "i-0000000000000012",
-        "10.0.0.6",
-        state="terminated",
-        state_changed_at=NOW - timedelta(hours=1),
-    )
+    dead = _dead(cloud, "i-0000000000000012", "10.0.0.6")
     fresh = _hold(
         cloud,
         "i-0000000000000013",
@@ -176,13 +177,7 @@ def test_sweeper_releases_leaked_enis_and_never_a_running_holders():
 
 def test_sweeper_releases_every_pool_eni_of_a_dead_instance():
     cloud = world()
-    first = _hold(
-        cloud,
-        "i-0000000000000012",
-        "10.0.0.6",
-        state="terminated",
-        state_changed_at=NOW - timedelta(hours=1),
-    )
+    first = _dead(cloud, "i-0000000000000012", "10.0.0.6")
     second = next(e for e in cloud.enis.values() if e.ip == "10.0.0.5")
     second.instance_id, second.device_index = "i-0000000000000012", 2
     report, _ = sweep(cloud)
@@ -196,13 +191,7 @@ def test_a_group_whose_name_cannot_be_a_pool_is_skipped_and_the_sweep_goes_on():
     cloud = world()
     cloud.add_group(name="web#(legacy)")
     cloud.add_instance("i-00000000000000bb", lifecycle="Pending:Wait", group="web#(legacy)")
-    dead = _hold(
-        cloud,
-        "i-0000000000000012",
-        "10.0.0.6",
-        state="terminated",
-        state_changed_at=NOW - timedelta(hours=1),
-    )
+    dead = _dead(cloud, "i-0000000000000012", "10.0.0.6")
     report, obs = sweep(cloud)
     [skipped] = [x for x in obs.lines if x["decision"] == "group_skipped"]
     assert skipped["group"] == "web#(legacy)" and skipped["reason"] == "invalid_metadata"
