@@ -81,6 +81,18 @@ class RecordingObserver(Observer):
         self.metrics.append((name, value))
         self.dimensioned.append((name, value, dict(dimensions or {})))
 
+    def bind(self, **fields: Any) -> None:
+        self.bound = {**getattr(self, "bound", {}), **fields}
+
+    def add_secret(self, secret: str) -> None:
+        self.secrets = [*getattr(self, "secrets", []), secret]
+
+    def dimension(self, name: str, value: str) -> None:
+        self.dimensions = {**getattr(self, "dimensions", {}), name: value}
+
+    def flush(self) -> None:
+        self.flushed = True
+
     def count(self, name: str) -> float:
         return sum(v for n, v in self.metrics if n == name)
 

@@ -417,59 +417,17 @@ def throttled_launch(times: int = 2) -> Section:
 
 @contextlib.contextmanager
 def seed_algorithm() -> Iterator[None]:
-    """Run the seed article's claim instead of the controller's, on the same path: list
-    the available pool ENIs of the AZ, take the lowest IP, attach; any failure is final
-    (the article's script shuts the instance down and Auto Scaling replaces it; here the
-    action is ABANDONed, with the same effect)."""
-    import inspect
-
+    """Run the seed article's claim (fixed_ip_local.seed_claim) instead of the
+    controller's, on the same path: every launch use case built meanwhile gets it."""
     from fixed_ip import launch as launch_module
-    from fixed_ip.errors import (
-        AttachRejected,
-        ClaimFailure,
-        EniGone,
-        EniInUse,
-        PoolExhausted,
-    )
+    from fixed_ip_local.seed_claim import SeedClaim
 
-    class LostRace(ClaimFailure):
-        reason = "lost_race"
-
-    use_case = launch_module.LaunchUseCase
-    original = use_case._claim
-    params = list(inspect.signature(original).parameters)
-    if params[:3] != ["self", "run", "instance"]:
-        raise RuntimeError(
-            f"LaunchUseCase._claim{inspect.signature(original)} changed; update the seed "
-            "baseline in fixed_ip_local.bench"
-        )
-
-    def lowest_ip_claim(self: Any, run: Any, instance: Any, *_: Any) -> Any:
-        enis = self.deps.compute.list_pool_enis(
-            tag_key=self.settings.pool_tag_key,
-            pool=run.req.pool,
-            az=instance.az,
-            vpc_id=instance.vpc_id or "",
-        )
-        free = sorted((e for e in enis if e.free), key=lambda e: (e.ip_key, e.eni_id))
-        if not free:
-            raise PoolExhausted(f"no available ENI in {instance.az}")
-        run.out.attach_attempts += 1
-        try:
-            self.deps.compute.attach(
-                eni_id=free[0].eni_id,
-                instance_id=run.req.instance_id,
-                device_index=run.req.device_index,
-            )
-        except (EniInUse, EniGone, AttachRejected) as exc:
-            raise LostRace(f"lost the race for {free[0].ip}: shutdown") from exc
-        return free[0]
-
-    use_case._claim = lowest_ip_claim  # type: ignore[method-assign]
+    original = launch_module.default_claim
+    launch_module.default_claim = SeedClaim  # type: ignore[assignment]
     try:
         yield
     finally:
-        use_case._claim = original  # type: ignore[method-assign]
+        launch_module.default_claim = original
 
 
 @dataclass

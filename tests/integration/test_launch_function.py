@@ -253,10 +253,10 @@ def test_exhausted_pool_abandons_the_extra_launch(aws, events, launch):
 def test_forced_races_are_recovered_on_moto(aws, events, launch, monkeypatch):
     """Everyone aims at the lowest IP (as the seed did): AWS's InUse answers force the
     losers to re-read and claim another ENI; all still get their own."""
-    from fixed_ip import launch as launch_module
+    from fixed_ip import claim as claim_module
 
     monkeypatch.setattr(
-        launch_module,
+        claim_module,
         "spread_order",
         lambda me, waiting, free: sorted(free, key=lambda e: (e.ip_key, e.eni_id)),
     )

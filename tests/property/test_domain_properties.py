@@ -11,7 +11,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixed_ip.controller import launch_request
+from fixed_ip.claim import spread_order
 from fixed_ip.errors import (
     AgentNotOnline,
     BadHostNameTag,
@@ -23,7 +23,8 @@ from fixed_ip.errors import (
     PoolExhausted,
 )
 from fixed_ip.hostname import validate_hostname
-from fixed_ip.launch import ABANDON, CONTINUE, decide, spread_order
+from fixed_ip.inputs import launch_request
+from fixed_ip.launch import ABANDON, CONTINUE, decide
 from fixed_ip.models import PoolEni, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from fixed_ip_local.lambda_runner import load_template

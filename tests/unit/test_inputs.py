@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from fixed_ip.controller import launch_request
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
+from fixed_ip.inputs import launch_request
 from fixed_ip.models import HookMetadata, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from tests.helpers import invalid_event_names, load_event

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from fixed_ip.claim import REFUSAL_PAUSE_SECONDS, REFUSALS_BEFORE_GIVING_UP, spread_order
 from fixed_ip.errors import (
     AgentNotOnline,
     AttachRejected,
@@ -17,16 +18,7 @@ from fixed_ip.errors import (
     OutOfTime,
     PoolExhausted,
 )
-from fixed_ip.launch import (
-    ABANDON,
-    CONTINUE,
-    REFUSAL_PAUSE_SECONDS,
-    REFUSALS_BEFORE_GIVING_UP,
-    Deps,
-    LaunchUseCase,
-    decide,
-    spread_order,
-)
+from fixed_ip.launch import ABANDON, CONTINUE, Deps, LaunchUseCase, decide
 from fixed_ip.models import LaunchRequest, PoolEni
 from fixed_ip.settings import Settings
 from tests.fakes import FakeCloud, RecordingObserver

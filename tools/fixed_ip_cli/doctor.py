@@ -32,10 +32,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fixed_ip.capacity import az_share
 from fixed_ip.errors import InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.models import GROUPS_TAG, groups_admit
-from fixed_ip.sweeper import az_share
 from fixed_ip_cli.awsutil import aws_errors, client, error_code, paginate, tags_of
 from fixed_ip_cli.errors import AwsError
 from fixed_ip_cli.spec import DEFAULT_HOST_NAME_TAG, POOL_TAG

@@ -117,6 +117,23 @@ class Observer(ABC):
     ) -> None:
         """A metric with the invocation's dimensions, or with `dimensions` instead."""
 
+    # What the controller needs around a use case.
+    @abstractmethod
+    def bind(self, **fields: Any) -> None:
+        """Fields every later decision line carries (instance_id, group, hook, pool)."""
+
+    @abstractmethod
+    def add_secret(self, secret: str) -> None:
+        """A value never to appear in a line (the lifecycle action token)."""
+
+    @abstractmethod
+    def dimension(self, name: str, value: str) -> None:
+        """A dimension of the invocation's metrics (Pool)."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Write the invocation's metrics."""
+
 
 class DimensionedObserver(Observer):
     """`inner`, with `dimensions` on every metric that names none: the sweeper runs the
@@ -140,3 +157,15 @@ class DimensionedObserver(Observer):
         dimensions: dict[str, str] | None = None,
     ) -> None:
         self.inner.metric(name, value, unit, dimensions or self.dimensions)
+
+    def bind(self, **fields: Any) -> None:
+        self.inner.bind(**fields)
+
+    def add_secret(self, secret: str) -> None:
+        self.inner.add_secret(secret)
+
+    def dimension(self, name: str, value: str) -> None:
+        self.dimensions[name] = value
+
+    def flush(self) -> None:
+        self.inner.flush()
