@@ -34,7 +34,7 @@ class World:
 
     def env(self) -> dict[str, str]:
         """The controller's environment for this world (as the template would set it)."""
-        return {"FIXED_IP_HOSTNAME_DOCUMENT": self.document}
+        return {"FIXED_IP_DOCUMENT": self.document}
 
 
 def create_document(ssm: Any, name: str = DOCUMENT_NAME) -> str:

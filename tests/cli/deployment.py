@@ -94,7 +94,7 @@ def deploy_controller(
             Environment={
                 "Variables": {
                     "FIXED_IP_HOOK_PREFIX": hook_prefix,
-                    "FIXED_IP_HOSTNAME_DOCUMENT": document,
+                    "FIXED_IP_DOCUMENT": document,
                     "FIXED_IP_HOSTNAME_TAG_KEY": HOSTNAME_TAG,
                     "FIXED_IP_POOL_TAG_KEY": "fixed-ip:pool",
                 }

@@ -17,9 +17,12 @@ from fixed_ip.errors import (
     BadHostNameTag,
     CommandFailed,
     CommandTimedOut,
+    HostnameFailed,
     InstanceGone,
+    InstanceStepFailure,
     InvalidEvent,
     InvalidHostName,
+    OsAddressFailed,
     PoolExhausted,
 )
 from fixed_ip.hostname import validate_hostname
@@ -30,7 +33,7 @@ from fixed_ip.settings import Settings
 from fixed_ip_local.lambda_runner import load_template
 from tests.helpers import load_event
 
-SETTINGS = Settings(hostname_document="doc")
+SETTINGS = Settings(document="doc")
 DOCUMENT_PATTERN = re.compile(
     load_template()["Resources"]["HostnameDocument"]["Properties"]["Content"]["parameters"][
         "HostName"
@@ -92,6 +95,10 @@ FAILURES = st.sampled_from(
         AgentNotOnline("x"),
         CommandFailed("x"),
         CommandTimedOut("x"),
+        OsAddressFailed("x"),
+        HostnameFailed("x"),
+        CommandFailed("x", only_host_name=True),
+        AgentNotOnline("x", only_host_name=True),
     ]
 )
 
@@ -101,7 +108,7 @@ def test_only_host_name_step_failures_follow_the_policy(failure, policy):
     result = decide(failure, policy)
     if failure is None:
         assert result == CONTINUE
-    elif isinstance(failure, AgentNotOnline | CommandFailed | CommandTimedOut):
+    elif isinstance(failure, InstanceStepFailure) and failure.only_host_name:
         assert result == policy
     else:
         assert result == ABANDON  # never InService without the fixed IP

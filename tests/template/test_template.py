@@ -364,7 +364,7 @@ def test_parameter_ranges_fit_what_the_code_accepts(
     assert param["MinValue"] >= bounds.get("Ge", bounds.get("Gt", float("-inf")))
     assert param["MaxValue"] <= bounds["Le"]
     for value in (param["MinValue"], param["MaxValue"], param["Default"]):
-        Settings.model_validate({"hostname_document": "doc", field: value})
+        Settings.model_validate({"document": "doc", field: value})
 
 
 def test_timeouts_nest(translated: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ def deps(cloud: FakeCloud) -> Deps:
 
 
 def settings(**kw) -> Settings:
-    return Settings(hostname_document="doc", **kw)
+    return Settings(document="doc", **kw)
 
 
 def terminate(cloud: FakeCloud, **kw):

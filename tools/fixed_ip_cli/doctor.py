@@ -191,7 +191,7 @@ class Deployment:
     def document_name(self) -> str | None:
         return (
             self.options.document
-            or self.function_env.get("FIXED_IP_HOSTNAME_DOCUMENT")
+            or self.function_env.get("FIXED_IP_DOCUMENT")
             or self._output("HostnameDocumentName")
         )
 
@@ -537,11 +537,11 @@ def check_function(d: Deployment) -> Check:
     ):
         if fname and fconfig and (problem := _function_state(role, fname, fconfig)):
             return problem
-    if "FIXED_IP_HOSTNAME_DOCUMENT" not in d.function_env:
+    if "FIXED_IP_DOCUMENT" not in d.function_env:
         return Check(
             "function",
             WARN,
-            message + "; its environment has no FIXED_IP_HOSTNAME_DOCUMENT: is it the "
+            message + "; its environment has no FIXED_IP_DOCUMENT: is it the "
             "fixed-ip controller?",
             fix="give --function the LaunchFunctionName output of the controller stack",
         )

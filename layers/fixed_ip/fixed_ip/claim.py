@@ -210,9 +210,9 @@ def _backoff(run: LaunchRun, round_no: int) -> None:
 
 
 def usable(run: LaunchRun, candidates: Iterable[PoolEni], *, first: bool) -> list[PoolEni]:
-    """Free ENIs whose host-name tag is valid and that admit the group; the others are
-    refused, each with a log line, so one bad tag cannot reach an instance or block
-    the pool."""
+    """Free ENIs whose host-name tag, when they have one, is valid and that admit the
+    group; the others are refused, each with a log line, so one bad tag cannot reach an
+    instance or block the pool. An ENI without a host-name tag serves its address."""
     result = []
     for eni in candidates:
         if not eni.admits(run.req.group):
@@ -226,7 +226,8 @@ def usable(run: LaunchRun, candidates: Iterable[PoolEni], *, first: bool) -> lis
                 )
             continue
         try:
-            validate_hostname(eni.host_name)
+            if eni.host_name is not None:
+                validate_hostname(eni.host_name)
         except InvalidHostName as exc:
             if first:  # later rounds: refused (and counted) already
                 run.observer.metric("InvalidHostNames")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fixed_ip.errors import FixedIpError, HostnameStepFailure
+from fixed_ip.errors import FixedIpError, InstanceStepFailure
 
 if TYPE_CHECKING:
     from fixed_ip.launch_run import LaunchOutcome
@@ -19,13 +19,18 @@ ABANDON = "ABANDON"
 def decide(failure: FixedIpError | None, on_hostname_failure: str) -> str:
     """CONTINUE or ABANDON for a launch action that ended with `failure` (None: none).
 
-    No failure: CONTINUE. A failure to get the ENI, an invalid host name or a hook whose
-    configuration cannot be served: ABANDON, always (the instance would run without its
-    fixed IP). A failure while setting the OS host name: the operator's
+    No failure: CONTINUE. A failure to get the ENI, an invalid host name, a fixed address
+    the instance could not configure or verify, or a hook whose configuration cannot be
+    served: ABANDON, always (the instance would run without its fixed IP). A failure of
+    the host name alone (the address verified, or not at stake): the operator's
     `OnHostnameFailure` policy (default ABANDON)."""
     if failure is None:
         return CONTINUE
-    if isinstance(failure, HostnameStepFailure) and on_hostname_failure == CONTINUE:
+    if (
+        isinstance(failure, InstanceStepFailure)
+        and failure.only_host_name
+        and on_hostname_failure == CONTINUE
+    ):
         return CONTINUE
     return ABANDON
 

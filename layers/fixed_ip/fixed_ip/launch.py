@@ -2,8 +2,9 @@
 then complete the lifecycle action. Pure: it talks only to the ports.
 
 The story of one launch: find the instance running; check it still waits; claim an ENI
-(the injected ClaimStrategy); check its host name; tag the instance; set it up through
-SSM (InstanceSetup); `decide()` CONTINUE or ABANDON; complete the action."""
+(the injected ClaimStrategy); check its host name, if it has one, and tag the instance;
+configure and verify the address (and host name) in the OS through SSM (InstanceSetup);
+`decide()` CONTINUE or ABANDON; complete the action."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from fixed_ip.errors import (
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.instance_setup import InstanceSetup
 from fixed_ip.launch_run import ActionGone, Deps, LaunchOutcome, LaunchRun
-from fixed_ip.models import Instance, LaunchRequest
+from fixed_ip.models import Instance, LaunchRequest, PoolEni
 from fixed_ip.ports import Observer
 from fixed_ip.settings import Settings
 
@@ -117,17 +118,29 @@ class LaunchUseCase:
             raise ActionGone(f"instance {req.instance_id} is not in Pending:Wait")
         eni = self.claim.claim(run, instance, waiting, self.settings, self._ready_instance)
         out.eni_id, out.ip = eni.eni_id, eni.ip
+        host_name = self._host_name(run, eni)
+        out.host_name = host_name
+        self.setup.apply(run, eni, host_name)
+
+    def _host_name(self, run: LaunchRun, eni: PoolEni) -> str | None:
+        """The ENI's host name, checked, and on the instance's tags; None when the ENI
+        has no host-name tag: the address is served and no host name is set."""
+        tag_key = self.settings.hostname_tag_key
+        if eni.host_name is None:
+            run.observer.decision(
+                "no_host_name",
+                az=eni.az,
+                eni_id=eni.eni_id,
+                ip=eni.ip,
+                reason=f"ENI has no {tag_key} tag: the address is served, no host name is set",
+            )
+            return None
         try:
             host_name = validate_hostname(eni.host_name)
         except InvalidHostName as exc:
-            raise BadHostNameTag(
-                f"ENI {eni.eni_id} has an invalid {self.settings.hostname_tag_key} tag: {exc}"
-            ) from exc
-        out.host_name = host_name
-        self.deps.compute.tag_instance(
-            req.instance_id, {self.settings.hostname_tag_key: host_name, "Name": host_name}
-        )
-        self.setup.apply(run, host_name)
+            raise BadHostNameTag(f"ENI {eni.eni_id} has an invalid {tag_key} tag: {exc}") from exc
+        self.deps.compute.tag_instance(run.req.instance_id, {tag_key: host_name, "Name": host_name})
+        return host_name
 
     def _ready_instance(self, run: LaunchRun) -> Instance:
         """The instance, once EC2 shows it running. Right after launch EC2 may not list
