@@ -179,7 +179,7 @@ def render(profile: Profile, info: dict[str, str], sections: list[Section]) -> s
         "",
         f"Written by `python -m fixed_ip_local.bench --profile {profile.name}` (`make bench`). "
         "Every figure comes from the local simulated AWS (moto + the fidelity patches of "
-        "`devtools/fixed_ip_local/moto_patches.py`) running the real functions of "
+        "`devtools/fixed_ip_local/moto_patches/`) running the real functions of "
         "`template.yaml`; counts are exact, times are this machine's.",
         "",
         *(f"- {k}: {v}" for k, v in info.items()),
@@ -355,14 +355,17 @@ def calls_per_action(profile: Profile) -> list[Section]:
 
 
 def _terminate_probe(world: Any) -> dict[str, Any]:
-    return {
-        "source": "aws.autoscaling",
-        "detail-type": "EC2 Instance-terminate Lifecycle Action",
-        "detail": {
-            "LifecycleHookName": world.hook.rsplit("-", 1)[0] + "-terminate",
-            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-        },
-    }
+    """A terminate event of the world's group, to find which function the rules route it to."""
+    from fixed_ip_local.events import TERMINATING, lifecycle_event
+
+    return lifecycle_event(
+        TERMINATING,
+        instance_id="i-0123456789abcdef0",
+        group=world.group,
+        hook=world.hook.rsplit("-", 1)[0] + "-terminate",
+        token="00000000-0000-0000-0000-000000000000",  # noqa: S106 (a placeholder, not a secret)
+        region=world.region,
+    )
 
 
 def _has_hook(autoscaling: Any, group: str, transition: str) -> bool:
@@ -800,7 +803,8 @@ def cold_start(profile: Profile) -> Section:
         ["handler module (ms)", "`import boto3` alone (ms)", "ratio", "fresh processes each"],
         [[m["handler_s"] * 1000, m["boto3_s"] * 1000, f"{m['ratio']:.2f}x", m["runs"]]],
         [
-            "medians over fresh interpreters, function code and layer on sys.path as Lambda "
+            "medians over fresh interpreters taken in turn (handler, boto3, ...; the ratio "
+            "is the median of each pair's), function code and layer on sys.path as Lambda "
             "puts /var/task and /opt/python (fixed_ip_local.coldstart); this machine's "
             f"Python {platform.python_version()}, not Lambda's python3.13 on arm64",
         ],

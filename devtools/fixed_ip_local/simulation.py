@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fixed_ip_local import moto_patches
+from fixed_ip_local.events import scheduled_event
 from fixed_ip_local.invariants import group_instances, pool_enis, violations
 from fixed_ip_local.lambda_runner import (
     FunctionRunner,
@@ -344,17 +345,7 @@ class Simulation:
 
     def sweep(self) -> dict[str, Any]:
         """One scheduled pass of the sweeper (EventBridge Scheduler's event shape)."""
-        event = {
-            "version": "0",
-            "id": "sweep",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "123456789012",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": self.world.region,
-            "resources": [],
-            "detail": {},
-        }
+        event = scheduled_event(self.world.region)
         return self.runners["SweeperFunction"].invoke(event)
 
     # -- Reporting -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fixed_ip_local import faults, moto_patches
+from fixed_ip_local.events import scheduled_event
 from fixed_ip_local.faults import Call
 from fixed_ip_local.world import build_world
 from tests.faults.checks import (
@@ -445,10 +446,6 @@ SWEEP_POINTS = [
 ]
 
 
-def sweep_event() -> dict:
-    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
 @pytest.mark.parametrize("sweep_before", SWEEP_POINTS)
 def test_sweeper_pass_in_the_middle_of_a_launch_with_no_grace(
     aws, events, make_runner, plan, sweep_before
@@ -460,7 +457,7 @@ def test_sweeper_pass_in_the_middle_of_a_launch_with_no_grace(
     world, [iid] = pending(aws, events)
     sweeper = make_runner("SweeperFunction", LostLaunchGraceSeconds="0", LeakGraceSeconds="0")
     passes: list[dict] = []
-    plan.before(sweep_before, lambda call: passes.append(sweeper.invoke(sweep_event())))
+    plan.before(sweep_before, lambda call: passes.append(sweeper.invoke(scheduled_event())))
     launch = make_runner()
     result = launch.invoke(events[0])
 
@@ -493,7 +490,7 @@ def test_sweeper_pass_in_the_middle_of_a_launch_within_its_grace(
     attach, no completion, no release; the controller completes as if alone."""
     world, [iid] = pending(aws, events)
     sweeper = make_runner("SweeperFunction")
-    plan.before(sweep_before, lambda call: sweeper.invoke(sweep_event()))
+    plan.before(sweep_before, lambda call: sweeper.invoke(scheduled_event()))
     result = make_runner().invoke(events[0])
     assert (result["decision"], result["result"]) == ("lifecycle_completed", "CONTINUE")
     assert result["attach_attempts"] == 1
