@@ -48,8 +48,9 @@ REGION = "ap-northeast-1"
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 # The flow's minimum for one launch (DESIGN section 2): find the instance, list the pool
-# in its AZ, see who else is waiting, attach, tag, agent online?, send, read the result,
-# complete.
+# in its AZ, see who else is waiting, attach, tag, the subnet's CIDR (once per subnet and
+# container), send the document (SSM refuses it while the agent is not registered), read the
+# verification, complete.
 MINIMUM_LAUNCH_CALLS = {
     "ec2:DescribeInstances": 1,
     "ec2:DescribeNetworkInterfaces": 1,
@@ -57,7 +58,7 @@ MINIMUM_LAUNCH_CALLS = {
     "ec2:CreateTags": 1,
     "autoscaling:DescribeAutoScalingGroups": 1,
     "autoscaling:CompleteLifecycleAction": 1,
-    "ssm:DescribeInstanceInformation": 1,
+    "ec2:DescribeSubnets": 1,
     "ssm:SendCommand": 1,
     "ssm:GetCommandInvocation": 1,
 }

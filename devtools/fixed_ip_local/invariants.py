@@ -6,7 +6,7 @@ The one checker of the project: the simulation, the demo, the benchmark and ever
 1. An ENI is attached to at most one instance; an instance holds at most one pool ENI
    (read from both sides: the ENIs' attachments and the instances' interface lists).
 2. No InService instance of a managed group lacks its pool ENI and, where the OS can be
-   seen (moto), the host name of that ENI.
+   seen (moto), the host name of that ENI when it has one.
 4. A pool ENI whose instance is terminating or terminated returns to `available`.
 And no leaked pool ENI: one attached to an instance that is not a member of the group
 holding it legitimately, or one neither available nor attached.
@@ -122,9 +122,8 @@ def problems_in(pic: Picture, pool: str, *, os_hostname: OsHostname | None = Non
             continue
         want = _tags(pool_enis[by_holder[iid]].get("TagSet")).get(HOSTNAME_TAG)
         have = os_hostname(iid)
-        if want is None:
-            found.append(f"{iid} is InService with a pool ENI that has no host name")
-        elif have != want:
+        # An ENI without a host-name tag serves its address and sets no host name.
+        if want is not None and have != want:
             found.append(f"{iid} is InService with OS host name {have!r}, not {want!r}")
     return found
 

@@ -38,7 +38,7 @@ EVERY_LAUNCH_CALL = [
     *EC2_THROTTLED,
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:CompleteLifecycleAction",
-    "ssm:DescribeInstanceInformation",
+    "ec2:DescribeSubnets",
     "ssm:SendCommand",
     "ssm:GetCommandInvocation",
 ]
@@ -341,7 +341,7 @@ def test_hook_times_out_while_waiting_for_the_agent(aws, events, make_runner, pl
         moto_patches.set_clock(lambda: later)
         moto_patches.expire_lifecycle_actions()
 
-    plan.before("ssm:DescribeInstanceInformation", hook_times_out)
+    plan.before("ssm:SendCommand", hook_times_out)
     result = make_runner(SsmWaitSeconds="1").invoke(events[0])
     assert result["decision"] == "lifecycle_not_active"
     assert action_of(iid)["timed_out"] is True and action_of(iid)["result"] == "ABANDON"

@@ -20,7 +20,7 @@ MINIMUM_LAUNCH_CALLS = {
     "autoscaling:DescribeAutoScalingGroups": 1,
     "ec2:AttachNetworkInterface": 1,
     "ec2:CreateTags": 1,
-    "ssm:DescribeInstanceInformation": 1,
+    "ec2:DescribeSubnets": 1,
     "ssm:SendCommand": 1,
     "ssm:GetCommandInvocation": 1,
     "autoscaling:CompleteLifecycleAction": 1,
