@@ -23,7 +23,7 @@
 #
 # Test hooks (never set by the document): FIXED_IP_ROOT prefixes every file path (fixture
 # trees), FIXED_IP_WAIT_SECONDS bounds the waits (default 40).
-set -euo pipefail
+set -Eeuo pipefail
 umask 022
 
 # Older agents (no ENV_VAR interpolation) paste the values here instead.
@@ -33,6 +33,9 @@ if [ -z "${SSM_SubnetCidr+x}" ]; then SSM_SubnetCidr="{{ SubnetCidr }}"; fi
 if [ -z "${SSM_DeviceIndex+x}" ]; then SSM_DeviceIndex="{{ DeviceIndex }}"; fi
 if [ -z "${SSM_HostName+x}" ]; then SSM_HostName="{{ HostName }}"; fi
 if [ -z "${SSM_Mode+x}" ]; then SSM_Mode="{{ Mode }}"; fi
+# Run by hand (not by the agent), the optional ones keep their placeholder: use the defaults.
+if [ "${SSM_HostName:0:1}" = "{" ]; then SSM_HostName=""; fi
+if [ "${SSM_Mode:0:1}" = "{" ]; then SSM_Mode=""; fi
 
 ROOT="${FIXED_IP_ROOT:-}"
 WAIT_SECONDS="${FIXED_IP_WAIT_SECONDS:-40}"
@@ -471,7 +474,7 @@ persist_netplan() {
 	fi
 	if ! command -v netplan >/dev/null; then
 		problem "netplan is installed on $DISTRIBUTION but not on PATH: cannot validate $file"
-		return 1
+		return 0
 	fi
 	# Validate with netplan itself, on a copy, before the real file exists: a file netplan
 	# refuses would break the network at the next boot.
@@ -483,7 +486,7 @@ persist_netplan() {
 	if ! err="$(netplan generate --root-dir "$tmpdir" 2>&1)"; then
 		rm -rf "$tmpdir"
 		problem "netplan refused the configuration for $dev: $(printf '%s' "$err" | tail -n 3 | tr '\n' ' ')"
-		return 1
+		return 0
 	fi
 	rm -rf "$tmpdir"
 	put_file "$file" 600 "$content"
@@ -492,7 +495,7 @@ persist_netplan() {
 	# primary interface: the live state is set with ip below.
 	if ! err="$(netplan generate --root-dir "${ROOT:-/}" 2>&1)"; then
 		problem "netplan generate failed: $(printf '%s' "$err" | tail -n 3 | tr '\n' ' ')"
-		return 1
+		return 0
 	fi
 	R_PERSISTED=true
 }
@@ -676,14 +679,16 @@ if [ "$MODE" = configure ]; then
 		# It writes its configuration again at every boot (udev rule + policy-routes@).
 		R_PERSISTED=true
 		;;
-	netplan)
-		persist_netplan "$DEV" && apply_live "$DEV"
-		;;
-	networkmanager)
-		persist_networkmanager "$DEV" && apply_live "$DEV"
-		;;
-	networkd)
-		persist_networkd "$DEV" && apply_live "$DEV"
+	netplan | networkmanager | networkd)
+		# Called plainly, never in an && list or an if: bash ignores set -e inside a function
+		# called there, and a failed write would pass unnoticed.
+		case "$R_MANAGER" in
+		netplan) persist_netplan "$DEV" ;;
+		networkmanager) persist_networkmanager "$DEV" ;;
+		networkd) persist_networkd "$DEV" ;;
+		esac
+		# Apply live only what is persisted (a configuration the manager refused is not).
+		if [ ${#PROBLEMS[@]} -eq 0 ]; then apply_live "$DEV"; fi
 		;;
 	ifupdown)
 		problem "$DISTRIBUTION manages the network with ifupdown, which fixed-ip does not configure: use Mode=verify and configure $DEV yourself (see docs/os-configuration.md)"
