@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "instance" / "fixed-ip-configure.sh"
 INSTALL_DEPS = REPO / "tests" / "instance" / "install-deps.sh"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IP = shutil.which("ip", path=PATH) or "/usr/sbin/ip"
 
 RESULT_KEYS = {
     "ok",

@@ -19,6 +19,7 @@ import pytest
 from tests.instance.netns import (
     ADDRESS,
     CIDR,
+    IP,
     MAC,
     NETNS_UNUSABLE,
     PRIMARY_MAC,
@@ -334,12 +335,8 @@ def test_waits_for_a_hot_plugged_interface(nss: Namespaces, tmp_path: Path) -> N
     add_veth(nss, ns, "ens5", ns, "ens5-p", mac=PRIMARY_MAC)
     root = make_root(tmp_path, "networkd")
     # The ENI appears 2 s after the script started, as it does after an attach.
-    plug = subprocess.Popen(  # noqa: S603 - fixed argument list
-        [
-            "ip", "netns", "exec", ns, "sh", "-c",
-            f"sleep 2; ip link add enX1 address {MAC} type veth peer name enX1-p",
-        ]
-    )  # fmt: skip
+    hot_plug = f"sleep 2; ip link add enX1 address {MAC} type veth peer name enX1-p"
+    plug = subprocess.Popen([IP, "netns", "exec", ns, "sh", "-c", hot_plug])  # noqa: S603
     try:
         run = run_script(nss, ns, root, wait=15)
     finally:
