@@ -22,7 +22,8 @@
 #      The exit status is 0 when ok, 1 otherwise; the line is printed on every path.
 #
 # Test hooks (never set by the document): FIXED_IP_ROOT prefixes every file path (fixture
-# trees), FIXED_IP_WAIT_SECONDS bounds the waits (default 40).
+# trees), FIXED_IP_WAIT_SECONDS bounds the waits (default 25 s, inside the 30 s minimum of
+# CommandTimeoutSeconds).
 set -Eeuo pipefail
 umask 022
 
@@ -38,7 +39,7 @@ if [ "${SSM_HostName:0:1}" = "{" ]; then SSM_HostName=""; fi
 if [ "${SSM_Mode:0:1}" = "{" ]; then SSM_Mode=""; fi
 
 ROOT="${FIXED_IP_ROOT:-}"
-WAIT_SECONDS="${FIXED_IP_WAIT_SECONDS:-40}"
+WAIT_SECONDS="${FIXED_IP_WAIT_SECONDS:-25}"
 MANAGED_MARK="managed by fixed-ip"
 
 # --- result ---------------------------------------------------------------------------------
@@ -97,14 +98,15 @@ print_result() {
 	$ok
 }
 
+# problem MESSAGE...: the words are joined with spaces (long messages span lines).
 problem() {
-	PROBLEMS+=("$1")
-	echo "fixed-ip: $1" >&2
+	PROBLEMS+=("$*")
+	echo "fixed-ip: $*" >&2
 }
 
 # Stop now: report what is known (ok false) and exit 1.
 fail() {
-	problem "$1"
+	problem "$@"
 	print_result || true
 	exit 1
 }
@@ -194,7 +196,8 @@ if [[ ! "$MAC" =~ ^[0-9a-f]{2}(:[0-9a-f]{2}){5}$ ]]; then
 	fail "MacAddress must look like 0a:1b:2c:3d:4e:5f, got '${MAC:0:20}'"
 fi
 if [[ ! "$CIDR" =~ ^([0-9.]+)/(1[6-9]|2[0-8])$ ]] || [[ ! "${BASH_REMATCH[1]}" =~ $IPV4_RE ]]; then
-	fail "SubnetCidr must be an IPv4 CIDR with a prefix of 16 to 28 like 10.0.0.0/24, got '${CIDR:0:20}'"
+	fail "SubnetCidr must be an IPv4 CIDR with a prefix of 16 to 28 like 10.0.0.0/24," \
+		"got '${CIDR:0:20}'"
 fi
 NETWORK="${CIDR%/*}"
 PREFIX="${CIDR#*/}"
@@ -202,7 +205,8 @@ MASK=$(((0xffffffff << (32 - PREFIX)) & 0xffffffff))
 NETWORK_INT=$(ip_to_int "$NETWORK")
 ADDRESS_INT=$(ip_to_int "$ADDRESS")
 if [ $((NETWORK_INT & MASK)) -ne "$NETWORK_INT" ]; then
-	fail "SubnetCidr $CIDR has host bits set (the subnet is $(int_to_ip $((NETWORK_INT & MASK)))/$PREFIX)"
+	fail "SubnetCidr $CIDR has host bits set" \
+		"(the subnet is $(int_to_ip $((NETWORK_INT & MASK)))/$PREFIX)"
 fi
 if [ $((ADDRESS_INT & MASK)) -ne "$NETWORK_INT" ]; then
 	fail "Address $ADDRESS is not inside SubnetCidr $CIDR"
@@ -224,7 +228,8 @@ if [ -n "$HOST_NAME" ]; then
 	R_HOST_NAME="${HOST_NAME:0:64}"
 	if ! valid_host_name "$HOST_NAME"; then
 		R_HOST_NAME=""
-		fail "HostName is not a valid RFC 1123 host name (letters, digits, '-', '.', at most 64 characters, not an address, not localhost)"
+		fail "HostName is not a valid RFC 1123 host name (letters, digits, '-', '.'," \
+			"at most 64 characters, not an address, not localhost)"
 	fi
 fi
 if [[ ! "$WAIT_SECONDS" =~ ^[0-9]{1,3}$ ]]; then
@@ -420,7 +425,9 @@ apply_live() {
 		R_CHANGED=true
 		note "added $CIDR dev $dev to table $TABLE"
 	fi
-	if ! grep -Eq "^default via ${ROUTER//./\\.} dev $dev( |$)" <<<"$(ip_out -4 route show table "$TABLE")"; then
+	local routes
+	routes="$(ip_out -4 route show table "$TABLE")"
+	if ! grep -Eq "^default via ${ROUTER//./\\.} dev $dev( |$)" <<<"$routes"; then
 		ip route replace default via "$ROUTER" dev "$dev" table "$TABLE"
 		R_CHANGED=true
 		note "added default via $ROUTER dev $dev to table $TABLE"
@@ -485,7 +492,7 @@ persist_netplan() {
 	chmod 600 "$tmpdir"/etc/netplan/*.yaml
 	if ! err="$(netplan generate --root-dir "$tmpdir" 2>&1)"; then
 		rm -rf "$tmpdir"
-		problem "netplan refused the configuration for $dev: $(printf '%s' "$err" | tail -n 3 | tr '\n' ' ')"
+		problem "netplan refused the configuration for $dev: $(last_lines "$err")"
 		return 0
 	fi
 	rm -rf "$tmpdir"
@@ -494,10 +501,15 @@ persist_netplan() {
 	# rule if it restarts (it removes foreign rules); no `netplan apply`, which can bounce the
 	# primary interface: the live state is set with ip below.
 	if ! err="$(netplan generate --root-dir "${ROOT:-/}" 2>&1)"; then
-		problem "netplan generate failed: $(printf '%s' "$err" | tail -n 3 | tr '\n' ' ')"
+		problem "netplan generate failed: $(last_lines "$err")"
 		return 0
 	fi
 	R_PERSISTED=true
+}
+
+last_lines() {
+	# A command's complaint on one line: its last three lines.
+	printf '%s' "$1" | tail -n 3 | tr '\n' ' '
 }
 
 nm_uuid() {
@@ -620,7 +632,8 @@ set_host_name() {
 	# cloud-init sets the host name from the metadata at every boot, and may rewrite
 	# /etc/hosts from its template, unless told not to.
 	if [ -d "$ROOT/etc/cloud" ]; then
-		put_file /etc/cloud/cloud.cfg.d/99-fixed-ip.cfg 644 "# fixed-ip: keep the host name set through SSM ($MANAGED_MARK).
+		put_file /etc/cloud/cloud.cfg.d/99-fixed-ip.cfg 644 \
+			"# fixed-ip: keep the host name set through SSM ($MANAGED_MARK).
 preserve_hostname: true
 manage_etc_hosts: false"
 	fi
@@ -645,7 +658,10 @@ host_name_verified() {
 	# The first line naming the host must give the fixed address.
 	first="$(awk -v n="${name,,}" '
 		/^[[:space:]]*#/ || found { next }
-		{ for (i = 2; i <= NF && $i !~ /^#/; i++) if (!found && tolower($i) == n) { print $1; found = 1 } }
+		{
+			for (i = 2; i <= NF && $i !~ /^#/; i++)
+				if (!found && tolower($i) == n) { print $1; found = 1 }
+		}
 	' "$ROOT/etc/hosts" 2>/dev/null)" || true
 	[ "$first" = "$ADDRESS" ]
 }
@@ -660,7 +676,8 @@ if [ "$MODE" != skip ]; then
 	fi
 	R_INTERFACE="$DEV"
 	if is_primary "$DEV"; then
-		fail "interface $DEV carries the main table's default route (the primary interface): not touching it"
+		fail "interface $DEV carries the main table's default route" \
+			"(the primary interface): not touching it"
 	fi
 	note "interface $DEV"
 fi
@@ -691,10 +708,13 @@ if [ "$MODE" = configure ]; then
 		if [ ${#PROBLEMS[@]} -eq 0 ]; then apply_live "$DEV"; fi
 		;;
 	ifupdown)
-		problem "$DISTRIBUTION manages the network with ifupdown, which fixed-ip does not configure: use Mode=verify and configure $DEV yourself (see docs/os-configuration.md)"
+		problem "$DISTRIBUTION manages the network with ifupdown, which fixed-ip does not" \
+			"configure: use Mode=verify and configure $DEV yourself (docs/os-configuration.md)"
 		;;
 	*)
-		problem "$DISTRIBUTION has none of amazon-ec2-net-utils, netplan (/etc/netplan/*.yaml), NetworkManager (enabled) or systemd-networkd (enabled): nothing to configure $DEV with; use Mode=verify and configure it yourself"
+		problem "$DISTRIBUTION has none of amazon-ec2-net-utils, netplan (/etc/netplan/*.yaml)," \
+			"NetworkManager (enabled) or systemd-networkd (enabled): nothing to configure $DEV" \
+			"with; use Mode=verify and configure it yourself"
 		;;
 	esac
 fi
