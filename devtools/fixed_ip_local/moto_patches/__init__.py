@@ -26,7 +26,9 @@ What is reproduced (each patched function cites the AWS behaviour in its docstri
   refuses instances that are not managed and online (``InvalidInstanceId``) and parameters
   that do not fit the document (``InvalidParameters``); command outcomes are configurable
   (``Success`` / ``Failed`` / ``TimedOut`` / ``Cancelled``, optionally after an
-  ``InProgress`` period) and a successful ``HostName`` command sets a fake OS host name.
+  ``InProgress`` period); the simulated agent runs the stack's document against a
+  simulated OS per instance (agent, instance_os: host name, the fixed address, the
+  FIXED_IP_RESULT line the real script prints).
 
 State per account and region lives on moto's backend objects (attributes set lazily on the
 Auto Scaling and SSM backends and on EC2 instances), so moto's reset between tests wipes it.
@@ -51,6 +53,12 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 
 from fixed_ip_local.moto_patches import autoscaling as asg
 from fixed_ip_local.moto_patches import ec2, lifecycle, ssm
+from fixed_ip_local.moto_patches.agent import (
+    instance_os,
+    os_hostname,
+    queue_instance_os,
+    set_instance_os,
+)
 from fixed_ip_local.moto_patches.common import (
     LAUNCHING,
     LOCK,
@@ -64,18 +72,16 @@ from fixed_ip_local.moto_patches.common import (
     set_auto_register,
     set_clock,
 )
+from fixed_ip_local.moto_patches.instance_os import DISTRIBUTIONS
 from fixed_ip_local.moto_patches.lifecycle import (
     active_token,
     expire_lifecycle_actions,
     lifecycle_actions,
 )
-from fixed_ip_local.moto_patches.ssm import (
-    os_hostname,
-    register_managed_instance,
-    set_command_outcome,
-)
+from fixed_ip_local.moto_patches.ssm import register_managed_instance, set_command_outcome
 
 __all__ = [
+    "DISTRIBUTIONS",
     "LAUNCHING",
     "LOCK",
     "TERMINATING",
@@ -84,12 +90,15 @@ __all__ = [
     "apply",
     "clear_lifecycle_listeners",
     "expire_lifecycle_actions",
+    "instance_os",
     "lifecycle_actions",
     "os_hostname",
+    "queue_instance_os",
     "register_managed_instance",
     "set_auto_register",
     "set_clock",
     "set_command_outcome",
+    "set_instance_os",
 ]
 
 _applied = False

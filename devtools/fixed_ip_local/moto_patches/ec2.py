@@ -12,6 +12,7 @@ from moto.ec2.models.instances import Instance
 from moto.ec2.models.subnets import Subnet
 
 from fixed_ip_local.moto_patches.common import _guard, _now, auto_register_delay
+from fixed_ip_local.moto_patches.instance_os import assign_queued_os
 from fixed_ip_local.moto_patches.lifecycle import _cancel_actions
 
 _ATTACHABLE_INSTANCE_STATES = frozenset({"pending", "running", "stopped"})
@@ -93,11 +94,13 @@ def _instance_terminate(original: Callable[..., Any]) -> Callable[..., Any]:
 def _run_instances(original: Callable[..., Any]) -> Callable[..., Any]:
     """RunInstances, plus SSM agent registration of the new instances when
     :func:`set_auto_register` is on (the agent registers some time after boot; until then
-    SSM answers ``InvalidInstanceId``)."""
+    SSM answers ``InvalidInstanceId``), and the simulated OS queued for them with
+    ``queue_instance_os`` (on AWS the image decides the distribution)."""
 
     def run_instances(self: EC2Backend, *args: Any, **kwargs: Any) -> Any:
         with _guard():
             reservation = original(self, *args, **kwargs)
+            assign_queued_os(self, reservation.instances)
             delay = auto_register_delay()
             if delay is not None:
                 online_at = _now() + delay

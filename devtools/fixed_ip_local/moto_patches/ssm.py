@@ -16,6 +16,7 @@ from moto.ssm.exceptions import InvalidFilterKey, SSMException
 from moto.ssm.models import Command, SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from fixed_ip_local.moto_patches.agent import results, run_due
 from fixed_ip_local.moto_patches.common import (
     AGENT_VERSION,
     _dt,
@@ -24,6 +25,7 @@ from fixed_ip_local.moto_patches.common import (
     _page,
     _region,
 )
+from fixed_ip_local.moto_patches.instance_os import os_of
 
 _COMMAND_STATUSES = {
     # status: (StatusDetails, ResponseCode)
@@ -208,6 +210,8 @@ def _refresh_command(command: Command, now: float) -> None:
     outcomes: dict[str, tuple[str, float]] | None = getattr(command, "_fixed_ip_outcomes", None)
     if outcomes is None:
         return
+    run_due(ssm_backends[command.account_id][command.backend_region], now)
+    ran = results(command)
     sent_at: float = command._fixed_ip_sent_at
     statuses = []
     for invocation in command.invocations:
@@ -222,6 +226,7 @@ def _refresh_command(command: Command, now: float) -> None:
             )
             statuses.append("InProgress")
             continue
+        status, stdout, stderr = ran.get(invocation["InstanceId"], (status, "", ""))
         details, code = _COMMAND_STATUSES[status]
         invocation.update(
             Status=status,
@@ -229,9 +234,8 @@ def _refresh_command(command: Command, now: float) -> None:
             ResponseCode=code,
             ExecutionEndDateTime=_dt(ready_at).isoformat(),
             ExecutionElapsedTime=f"PT{ready_at - sent_at:.3f}S",
-            StandardErrorContent=(
-                "" if status == "Success" else f"simulated {status} (fixed_ip_local)"
-            ),
+            StandardOutputContent=stdout,
+            StandardErrorContent=stderr,
         )
         statuses.append(status)
     if "InProgress" in statuses:
@@ -365,7 +369,9 @@ def _describe_instance_information(_original: Any) -> Callable[..., Any]:
                     continue
                 if instance.state in ("terminated", "shutting-down"):
                     continue
-                host = _os_hostname_for(backend, instance.id, now)
+                run_due(backend, now)
+                state = os_of(instance)
+                platform_name, platform_version = state.distribution.platform
                 info = {
                     "InstanceId": instance.id,
                     "PingStatus": "Online" if instance.state == "running" else "ConnectionLost",
@@ -373,11 +379,11 @@ def _describe_instance_information(_original: Any) -> Callable[..., Any]:
                     "AgentVersion": AGENT_VERSION,
                     "IsLatestVersion": True,
                     "PlatformType": "Linux",
-                    "PlatformName": "Amazon Linux",
-                    "PlatformVersion": "2023",
+                    "PlatformName": platform_name,
+                    "PlatformVersion": platform_version,
                     "ResourceType": "EC2Instance",
                     "IPAddress": instance.private_ip,
-                    "ComputerName": host or instance.private_dns_name,
+                    "ComputerName": state.host_name or instance.private_dns_name,
                     "SourceId": instance.id,
                     "SourceType": "AWS::EC2::Instance",
                 }
@@ -407,26 +413,6 @@ def _info_matches(info: dict[str, Any], instance: Any, key: str, values: list[st
     if key and key.startswith("tag:"):
         return tags.get(key[4:]) in values
     raise InvalidFilterKey(f"The filter key {key} is not valid.")
-
-
-def _os_hostname_for(
-    backend: SimpleSystemManagerBackend, instance_id: str, now: float
-) -> str | None:
-    best: tuple[float, int] | None = None
-    value = None
-    for seq, command in enumerate(backend._commands):
-        outcomes = getattr(command, "_fixed_ip_outcomes", None)
-        params = command.parameters or {}
-        if not outcomes or "HostName" not in params or instance_id not in outcomes:
-            continue
-        status, ready_at = outcomes[instance_id]
-        if status != "Success" or ready_at > now:
-            continue
-        if best is None or (ready_at, seq) >= best:
-            best = (ready_at, seq)
-            raw = params["HostName"]
-            value = str(raw[0] if isinstance(raw, list) else raw)
-    return value
 
 
 # ---------------------------------------------------------------------------------------
@@ -465,12 +451,3 @@ def set_command_outcome(
         raise ValueError(f"status must be one of {sorted(_COMMAND_STATUSES)}, not {status!r}")
     with _guard():
         _ssm_outcomes(_ssm_backend(region, account_id))[instance_id] = (status, delay_seconds)
-
-
-def os_hostname(
-    instance_id: str, region: str | None = None, account_id: str = DEFAULT_ACCOUNT_ID
-) -> str | None:
-    """The host name last set on ``instance_id`` by a command with a ``HostName`` parameter
-    that has succeeded (the "OS" of the fake instance); ``None`` if none has."""
-    with _guard():
-        return _os_hostname_for(_ssm_backend(region, account_id), instance_id, _now())
