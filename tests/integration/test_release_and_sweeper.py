@@ -26,7 +26,7 @@ NO_GRACE = {
 
 def function(name: str, **env: str) -> FunctionRunner:
     runner = FunctionRunner(
-        TemplateFunction.from_template(name, resource_names={"HostnameDocument": DOCUMENT_NAME}),
+        TemplateFunction.from_template(name, resource_names={"ConfigureDocument": DOCUMENT_NAME}),
         extra_env=env,
     )
     runner.logs = collect_logs(runner)

@@ -134,7 +134,7 @@ class Interleavings(RuleBasedStateMachine):
             name,
             # No wait for agents that never come Online (the others are Online at once).
             parameters={"SsmWaitSeconds": "0", **parameters},
-            resource_names={"HostnameDocument": DOCUMENT_NAME},
+            resource_names={"ConfigureDocument": DOCUMENT_NAME},
         )
         runner = FunctionRunner(fn, extra_env=FAST_POLLS)
         runner.logs = collect_logs(runner)
