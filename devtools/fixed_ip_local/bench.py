@@ -249,7 +249,7 @@ def _runner(logical_id: str, document: str, parameters: dict[str, str] | None = 
     from fixed_ip_local.simulation import FAST_POLLS
 
     fn = TemplateFunction.from_template(
-        logical_id, parameters=parameters, resource_names={"HostnameDocument": document}
+        logical_id, parameters=parameters, resource_names={"ConfigureDocument": document}
     )
     runner = FunctionRunner(fn, extra_env=FAST_POLLS)
     runner.logs = collect_logs(runner)

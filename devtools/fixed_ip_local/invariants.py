@@ -31,6 +31,8 @@ HOLDING_STATES = {"Pending:Wait", "InService", "Terminating:Wait"}
 
 #: instance id -> the host name its OS has (None: none set); known on moto only.
 OsHostname = Callable[[str], str | None]
+#: instance id -> the fixed address its OS has configured and verified (None: none).
+OsAddress = Callable[[str], str | None]
 
 
 def _tags(items: list[dict[str, str]] | None) -> dict[str, str]:
@@ -76,10 +78,18 @@ def picture(session: Any, group: str) -> Picture:
     return Picture(enis, instances, members)
 
 
-def problems_in(pic: Picture, pool: str, *, os_hostname: OsHostname | None = None) -> list[str]:
+def problems_in(
+    pic: Picture,
+    pool: str,
+    *,
+    os_hostname: OsHostname | None = None,
+    os_address: OsAddress | None = None,
+) -> list[str]:
     """Every broken invariant in one picture, as readable sentences (empty when all hold).
     With ``os_hostname`` (moto: ``moto_patches.os_hostname``) invariant 2 also requires the
-    OS host name of every InService instance to be its ENI's ``HostName``."""
+    OS host name of every InService instance to be its ENI's ``HostName`` (when it has
+    one); with ``os_address`` (``moto_patches.os_address``), its OS to have the ENI's
+    address configured and verified."""
     found: list[str] = []
     pool_enis = {k: e for k, e in pic.enis.items() if _tags(e.get("TagSet")).get(POOL_TAG) == pool}
     holder_of: dict[str, str] = {}
@@ -118,6 +128,9 @@ def problems_in(pic: Picture, pool: str, *, os_hostname: OsHostname | None = Non
         if iid not in by_holder:
             found.append(f"{iid} is InService without a pool ENI")
             continue
+        ip = pool_enis[by_holder[iid]].get("PrivateIpAddress")
+        if os_address is not None and os_address(iid) != ip:
+            found.append(f"{iid} is InService without its fixed address {ip} in the OS")
         if os_hostname is None:
             continue
         want = _tags(pool_enis[by_holder[iid]].get("TagSet")).get(HOSTNAME_TAG)
@@ -129,7 +142,14 @@ def problems_in(pic: Picture, pool: str, *, os_hostname: OsHostname | None = Non
 
 
 def violations(
-    session: Any, group: str, pool: str, *, os_hostname: OsHostname | None = None
+    session: Any,
+    group: str,
+    pool: str,
+    *,
+    os_hostname: OsHostname | None = None,
+    os_address: OsAddress | None = None,
 ) -> list[str]:
     """Every broken invariant of ``group`` and ``pool`` now (see :func:`problems_in`)."""
-    return problems_in(picture(session, group), pool, os_hostname=os_hostname)
+    return problems_in(
+        picture(session, group), pool, os_hostname=os_hostname, os_address=os_address
+    )

@@ -213,7 +213,7 @@ class Simulation:
                 TemplateFunction.from_template(
                     name,
                     parameters=parameters,
-                    resource_names={"HostnameDocument": world.document},
+                    resource_names={"ConfigureDocument": world.document},
                 ),
                 extra_env={**FAST_POLLS, **sweeper_env},
             )
@@ -394,7 +394,11 @@ class Simulation:
                 values = value if isinstance(value, list) else [value]
                 metrics[m["Name"]] = metrics.get(m["Name"], 0) + sum(values)
         found = violations(
-            self.session, self.world.group, self.world.pool, os_hostname=moto_patches.os_hostname
+            self.session,
+            self.world.group,
+            self.world.pool,
+            os_hostname=moto_patches.os_hostname,
+            os_address=moto_patches.os_address,
         )
         found += self._unanswered()
         return StepReport(

@@ -11,9 +11,17 @@ from fixed_ip_local.world import POOL_TAG
 
 
 def pool_problems(session: Any, group: str, pool: str, *, os_hostnames: bool = True) -> list[str]:
-    """Every broken invariant, the OS host names included unless `os_hostnames` is false."""
-    os_hostname = moto_patches.os_hostname if os_hostnames else None
-    return violations(session, group, pool, os_hostname=os_hostname)
+    """Every broken invariant, the OS host names and addresses included unless
+    `os_hostnames` is false (the operator chose to give up the OS step)."""
+    if not os_hostnames:
+        return violations(session, group, pool)
+    return violations(
+        session,
+        group,
+        pool,
+        os_hostname=moto_patches.os_hostname,
+        os_address=moto_patches.os_address,
+    )
 
 
 def held(session: Any, pool: str) -> dict[str, list[str]]:

@@ -259,24 +259,33 @@ def test_instance_terminated_right_after_the_attach(aws, events, make_runner, pl
 # --- SSM ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", ["ABANDON", "CONTINUE"])
-def test_ssm_agent_never_online(aws, events, make_runner, policy):
+@pytest.mark.parametrize(
+    ("mode", "policy", "result"),
+    [
+        ("configure", "ABANDON", "ABANDON"),
+        # The fixed address is at stake: ABANDON whatever the host-name policy says.
+        ("configure", "CONTINUE", "ABANDON"),
+        # OsConfiguration skip: only the host name was at stake, the policy decides.
+        ("skip", "CONTINUE", "CONTINUE"),
+    ],
+)
+def test_ssm_agent_never_online(aws, events, make_runner, mode, policy, result):
     moto_patches.set_auto_register(None)
     world, [iid] = pending(aws, events)
-    runner = make_runner(SsmWaitSeconds="1", OnHostnameFailure=policy)
+    runner = make_runner(SsmWaitSeconds="1", OnHostnameFailure=policy, OsConfiguration=mode)
     started = time.monotonic()
-    result = runner.invoke(events[0])
+    outcome = runner.invoke(events[0])
     assert time.monotonic() - started < 10
-    assert (result["result"], result["reason"]) == (policy, "ssm_agent_not_online")
+    assert (outcome["result"], outcome["reason"]) == (result, "ssm_agent_not_online")
     assert moto_patches.os_hostname(iid) is None
     [final] = runner.logs.decisions("lifecycle_completed")
-    assert final["level"] == "WARNING" and "not Online" in final["detail"]
-    if policy == "ABANDON":
+    assert final["level"] == "WARNING" and "not registered" in final["detail"]
+    if result == "ABANDON":
         assert held(aws, world.pool) == {}  # terminated: its ENI is free again
         assert_sound(aws, world)
     else:
-        # The operator chose CONTINUE: the instance serves with its fixed IP, without
-        # its OS host name (the one exception invariant 2 allows).
+        # The operator chose skip and CONTINUE: the instance serves with its ENI,
+        # without its OS host name (the one exception invariant 2 allows).
         assert lifecycle_state(aws, iid) == "InService"
         assert len(held(aws, world.pool)[iid]) == 1
         assert_sound(aws, world, os_hostnames=False)

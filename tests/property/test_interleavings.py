@@ -408,7 +408,10 @@ class Interleavings(RuleBasedStateMachine):
     def invariants_hold(self) -> None:
         pic = picture(self.aws, self.world.group)
         problems = problems_in(
-            pic, self.world.pool, os_hostname=lambda iid: moto_patches.os_hostname(iid, REGION)
+            pic,
+            self.world.pool,
+            os_hostname=lambda iid: moto_patches.os_hostname(iid, REGION),
+            os_address=lambda iid: moto_patches.os_address(iid, REGION),
         )
         assert problems == [], problems
         assert self._outside_state(pic) == self.outside_before  # invariant 5

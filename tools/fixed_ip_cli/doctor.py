@@ -192,7 +192,7 @@ class Deployment:
         return (
             self.options.document
             or self.function_env.get("FIXED_IP_DOCUMENT")
-            or self._output("HostnameDocumentName")
+            or self._output("ConfigureDocumentName")
         )
 
     @property
@@ -455,7 +455,7 @@ def check_stack(d: Deployment) -> Check:
         f"{label} {outputs[key]}"
         for key, label in (
             ("LaunchFunctionName", "function"),
-            ("HostnameDocumentName", "document"),
+            ("ConfigureDocumentName", "document"),
             ("LaunchRuleName", "rule"),
         )
         if key in outputs
@@ -541,8 +541,7 @@ def check_function(d: Deployment) -> Check:
         return Check(
             "function",
             WARN,
-            message + "; its environment has no FIXED_IP_DOCUMENT: is it the "
-            "fixed-ip controller?",
+            message + "; its environment has no FIXED_IP_DOCUMENT: is it the fixed-ip controller?",
             fix="give --function the LaunchFunctionName output of the controller stack",
         )
     return Check("function", PASS, message)
@@ -577,7 +576,7 @@ def check_document(d: Deployment) -> Check:
             FAIL,
             f"SSM document {name} is a {kind} document in status {status}; expected an Active "
             "Command document",
-            fix="give --document the HostnameDocumentName output of the controller stack",
+            fix="give --document the ConfigureDocumentName output of the controller stack",
         )
     return Check("document", PASS, f"SSM document {name}: Command, Active")
 

@@ -55,6 +55,7 @@ from fixed_ip_local.moto_patches import autoscaling as asg
 from fixed_ip_local.moto_patches import ec2, lifecycle, ssm
 from fixed_ip_local.moto_patches.agent import (
     instance_os,
+    os_address,
     os_hostname,
     queue_instance_os,
     set_instance_os,
@@ -92,6 +93,7 @@ __all__ = [
     "expire_lifecycle_actions",
     "instance_os",
     "lifecycle_actions",
+    "os_address",
     "os_hostname",
     "queue_instance_os",
     "register_managed_instance",

@@ -80,6 +80,21 @@ def os_hostname(
         return None if state is None else state.host_name
 
 
+def os_address(
+    instance_id: str, region: str | None = None, account_id: str = DEFAULT_ACCOUNT_ID
+) -> str | None:
+    """The fixed address the OS of ``instance_id`` has configured and verified (address,
+    rule and table route, by the last configure document that ran there); ``None`` if
+    none."""
+    with _guard():
+        state = _instance_os(instance_id, region, account_id)
+        report = None if state is None else state.report
+        if not report or report.get("mode") == "skip":
+            return None
+        keys = ("address_present", "rule_present", "table_route_present")
+        return report["address"] if all(report.get(k) for k in keys) else None
+
+
 def instance_os(
     instance_id: str, region: str | None = None, account_id: str = DEFAULT_ACCOUNT_ID
 ) -> dict[str, Any] | None:
@@ -129,6 +144,7 @@ def queue_instance_os(
 __all__ = [
     "DISTRIBUTIONS",
     "instance_os",
+    "os_address",
     "os_hostname",
     "queue_instance_os",
     "run_due",

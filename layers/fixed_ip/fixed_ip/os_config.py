@@ -95,9 +95,13 @@ def judge(config: OsConfig, status: str, report: OsReport | None, where: str) ->
     """The verdict on a finished command: the report when it proves what was asked,
     else the failure to raise. `status` is the command's final SSM status."""
     if report is None:
-        raise OsAddressFailed(
-            f"command {status} on {where} without a verification line "
-            f"({RESULT_PREFIX.strip()}): the address is not verified"
+        # Failed: the script stopped before its verification (or never ran: a
+        # precondition, a missing interpreter). Success: not the stack's script at all.
+        failure = CommandFailed if status == "Failed" else OsAddressFailed
+        raise failure(
+            f"command ended {status} on {where} without a verification line "
+            f"({RESULT_PREFIX.strip()}): the address is not verified",
+            only_host_name=config.mode == "skip" or None,
         )
     if config.mode != "skip":
         proven = (
