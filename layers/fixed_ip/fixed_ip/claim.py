@@ -121,7 +121,8 @@ class SpreadClaim(ClaimStrategy):
                 # nothing held: not a race, and retrying will not change AWS's answer.
                 raise AttachRefused(
                     f"AWS refused to attach a pool ENI to {req.instance_id} at device index "
-                    f"{req.device_index} (InvalidParameterValue) with the index free"
+                    f"{req.device_index} (InvalidParameterValue) with the index free",
+                    aws_error="InvalidParameterValue",
                 )
             free = usable(run, (e for e in enis if e.free), first=round_no == 0)
             if not free:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from fixed_ip.adapters import error_code
 from fixed_ip.decision import CONTINUE, outcome_metrics
+from fixed_ip.error_codes import exception_fields
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
 from fixed_ip.inputs import launch_request, terminate_request
 from fixed_ip.launch import LaunchOutcome, LaunchUseCase
@@ -88,6 +88,7 @@ class LaunchController(_Controller):
             "result": out.result,
             "reason": out.reason,
             "detail": out.detail,
+            "aws_error": out.aws_error,
             "az": out.az,
             "eni_id": out.eni_id,
             "ip": out.ip,
@@ -118,8 +119,11 @@ def _retried_errors(observer: Observer) -> Iterator[None]:
         observer.decision("retry_later", level="warning", reason=exc.reason, detail=str(exc))
         raise
     except Exception as exc:
+        # Type, message, AWS code and stack: readable in CloudWatch (issue 11 item 8).
         observer.metric("Errors")
-        observer.decision("error", level="error", reason=type(exc).__name__, detail=error_code(exc))
+        observer.decision(
+            "error", level="error", reason=type(exc).__name__, **exception_fields(exc)
+        )
         raise
 
 

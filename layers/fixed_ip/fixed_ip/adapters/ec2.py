@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fixed_ip.adapters import error_code
+from fixed_ip.error_codes import definitive, error_code
 from fixed_ip.errors import AttachRejected, EniGone, EniInUse, InstanceGone, InstanceNotReady
 from fixed_ip.models import Instance, Interface, PoolEni
 from fixed_ip.ports import Compute
@@ -130,6 +130,12 @@ class Ec2Compute(Compute):
                 raise InstanceNotReady(f"{instance_id} cannot take an ENI now", **ctx) from exc
             if code == "InvalidParameterValue":
                 raise AttachRejected(f"attach of {eni_id} to {instance_id} refused", **ctx) from exc
+            refused = definitive(
+                exc, f"attach of {eni_id} to {instance_id} at device index {device_index}"
+            )
+            if refused is not None:
+                # e.g. AttachmentLimitExceeded, UnauthorizedOperation: ABANDON at once.
+                raise refused from exc
             raise
         return str(resp.get("AttachmentId", ""))
 

@@ -1,0 +1,103 @@
+"""Issue 11 (hardening) on in-memory fakes: one test (or more) per item, named item<N>."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from fixed_ip.controller import run_invocation
+from fixed_ip.error_codes import CODES, DEFINITIVE, LOST_RACE, RETRIED, classify, definitive
+from tests.fakes import FakeCloud
+from tests.unit.test_controller import IID, TOKEN, launch_event, metric_names, setup
+
+
+def client_error(code: str, status: int = 400, op: str = "AttachNetworkInterface") -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"{code} message"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        op,
+    )
+
+
+# --- Item 1: one table of AWS error codes ------------------------------------------------
+
+
+def test_item1_table_classifies_known_and_unknown_codes():
+    assert classify("RequestLimitExceeded") == RETRIED
+    assert classify("ThrottlingException") == RETRIED  # SSM, Auto Scaling
+    assert classify("InvalidInstanceId") == RETRIED  # SSM agent not registered yet
+    assert classify("InvalidNetworkInterface.InUse") == LOST_RACE
+    assert classify("AttachmentLimitExceeded") == DEFINITIVE
+    assert classify("UnauthorizedOperation") == DEFINITIVE
+    assert classify("NeverHeardOfIt") == DEFINITIVE  # unknown: definitive
+    assert classify("NeverHeardOfIt", 503) == RETRIED  # but any 5xx is retried
+    assert {kind for kind, _ in CODES.values()} == {RETRIED, LOST_RACE, DEFINITIVE}
+
+
+def test_item1_definitive_names_the_reason_and_code():
+    refused = definitive(client_error("AttachmentLimitExceeded"), "attach of eni-1")
+    assert refused is not None
+    assert (refused.reason, refused.aws_error) == (
+        "attachment_limit_exceeded",
+        "AttachmentLimitExceeded",
+    )
+    assert "attach of eni-1" in str(refused) and "AttachmentLimitExceeded" in str(refused)
+    assert definitive(client_error("RequestLimitExceeded")) is None
+    assert definitive(client_error("Whatever", 500)) is None
+    assert definitive(RuntimeError("not AWS")) is None
+    # A race code from a call that does not expect it: definitive, generic reason.
+    stray = definitive(client_error("InvalidParameterValue", op="CreateTags"))
+    assert stray is not None and (stray.reason, stray.aws_error) == (
+        "aws_error",
+        "InvalidParameterValue",
+    )
+
+
+def test_item1_definitive_error_in_any_launch_step_abandons_at_once():
+    cloud = FakeCloud()
+    cloud.add_instance(IID, group="web-asg")
+    cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+
+    def denied(instance_id, tags):
+        raise client_error("UnauthorizedOperation", op="CreateTags")
+
+    cloud.tag_instance = denied
+    controller, observer, logs, emf = setup(cloud)
+    result = run_invocation(
+        launch_event(IID, "web-asg", TOKEN), 300_000, observer, lambda: controller
+    )
+    assert (result["result"], result["reason"], result["aws_error"]) == (
+        "ABANDON",
+        "access_denied",
+        "UnauthorizedOperation",
+    )
+    assert cloud.completed == [(IID, "ABANDON")]
+    [final] = logs.decisions("lifecycle_completed")
+    assert final["aws_error"] == "UnauthorizedOperation"
+    assert "Abandons" in metric_names([json.loads(e) for e in emf])
+
+
+# --- Item 8: unexpected exceptions are readable -----------------------------------------
+
+
+def test_item8_error_line_has_type_message_and_stack():
+    cloud = FakeCloud()
+    cloud.add_instance(IID, group="web-asg")
+
+    def broken(**_):
+        raise KeyError("NetworkInterfaces")  # a bug, or an answer shaped unexpectedly
+
+    cloud.list_pool_enis = broken
+    controller, observer, logs, _ = setup(cloud)
+    with pytest.raises(KeyError):
+        run_invocation(launch_event(IID, "web-asg", TOKEN), 300_000, observer, lambda: controller)
+    [line] = logs.decisions("error")
+    assert line["error_type"] == "KeyError" and line["reason"] == "KeyError"
+    assert line["detail"] == "'NetworkInterfaces'"
+    assert "KeyError: 'NetworkInterfaces'" in line["stack"] and "def broken" not in line["stack"]
+    assert "in broken" in line["stack"]  # the frame that raised
+    assert line["instance_id"] == IID and TOKEN not in json.dumps(line)
