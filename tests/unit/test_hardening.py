@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 from botocore.exceptions import ClientError
 
 from fixed_ip.controller import run_invocation
 from fixed_ip.error_codes import CODES, DEFINITIVE, LOST_RACE, RETRIED, classify, definitive
+from fixed_ip.errors import InvalidHostName
+from fixed_ip.hostname import validate_hostname
 from tests.fakes import FakeCloud
 from tests.unit.test_controller import IID, TOKEN, launch_event, metric_names, setup
 
@@ -101,3 +104,41 @@ def test_item8_error_line_has_type_message_and_stack():
     assert "KeyError: 'NetworkInterfaces'" in line["stack"] and "def broken" not in line["stack"]
     assert "in broken" in line["stack"]  # the frame that raised
     assert line["instance_id"] == IID and TOKEN not in json.dumps(line)
+
+
+# --- Item 6: host names that are addresses in disguise ----------------------------------
+
+ADDRESS_SHAPED = [
+    "127.1",
+    "2130706433",
+    "0x7f000001",
+    "0X7F.1",
+    "0x",
+    "10.0.0.1",
+    "169.254.169.254",
+    "0",
+    "017700000001",
+    "1.2.3",
+    "server.10",  # all-numeric last label
+    "web-1.example.2",
+]
+LOOPBACK_NAMES = ["localhost", "LocalHost"]
+VALID_NAMES = ["server-a1", "1host", "web-01.example.internal", "0xz", "a1.b2", "x" * 63, "db-10"]
+
+
+@pytest.mark.parametrize("name", ADDRESS_SHAPED + LOOPBACK_NAMES)
+def test_item6_address_shaped_and_loopback_names_are_refused(name):
+    with pytest.raises(InvalidHostName, match=r"address|loopback|all-numeric"):
+        validate_hostname(name)
+
+
+@pytest.mark.parametrize("name", ["127.1", "2130706433", "0x7f000001", "0", "10.0.0.1"])
+def test_item6_every_name_inet_aton_accepts_is_refused(name):
+    socket.inet_aton(name)  # the premise: the C library reads it as an address
+    with pytest.raises(InvalidHostName):
+        validate_hostname(name)
+
+
+@pytest.mark.parametrize("name", VALID_NAMES)
+def test_item6_real_names_with_digits_still_pass(name):
+    assert validate_hostname(name) == name
