@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -12,7 +13,12 @@ from fixed_ip.controller import run_invocation
 from fixed_ip.error_codes import CODES, DEFINITIVE, LOST_RACE, RETRIED, classify, definitive
 from fixed_ip.errors import InvalidHostName
 from fixed_ip.hostname import validate_hostname
-from tests.fakes import FakeCloud
+from fixed_ip.launch import CONTINUE, Deps, LaunchUseCase
+from fixed_ip.models import LaunchRequest, TerminateRequest
+from fixed_ip.settings import Settings
+from fixed_ip.sweeper import SweeperUseCase
+from fixed_ip.terminate import TerminateUseCase
+from tests.fakes import NOW, FakeCloud, RecordingObserver
 from tests.unit.test_controller import IID, TOKEN, launch_event, metric_names, setup
 
 
@@ -142,3 +148,91 @@ def test_item6_every_name_inet_aton_accepts_is_refused(name):
 @pytest.mark.parametrize("name", VALID_NAMES)
 def test_item6_real_names_with_digits_still_pass(name):
     assert validate_hostname(name) == name
+
+
+# --- Item 4: the primary ENI (device index 0) is never the fixed address ----------------
+
+
+def _primary_tagged(cloud: FakeCloud, instance_id: str, pool: str = "web-asg"):
+    """The instance's primary interface carries the pool tag (a launch template that
+    tags network interfaces did it)."""
+    primary = cloud.add_eni("10.0.0.200", "from-template", pool=pool)
+    primary.instance_id, primary.device_index = instance_id, 0
+    cloud.instances[instance_id].nics[0] = primary.eni_id
+    return primary
+
+
+def _deps(cloud: FakeCloud) -> Deps:
+    return Deps(compute=cloud, lifecycle=cloud, commands=cloud, clock=cloud.clock)
+
+
+def test_item4_launch_claims_a_real_pool_eni_beside_a_pool_tagged_primary():
+    cloud = FakeCloud()
+    cloud.add_instance(IID, group="web-asg")
+    real = cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    primary = _primary_tagged(cloud, IID)
+    req = LaunchRequest(
+        instance_id=IID,
+        group="web-asg",
+        hook="fixed-ip-launch",
+        token="t",
+        pool="web-asg",
+        device_index=1,
+    )
+    use_case = LaunchUseCase(_deps(cloud), Settings(hostname_document="doc"))
+    out = use_case.run(req, deadline=1e9, observer=RecordingObserver())
+    assert (out.result, out.eni_id, out.ip, out.resumed) == (
+        CONTINUE,
+        real.eni_id,
+        "10.0.0.4",
+        False,
+    )
+    assert (real.instance_id, real.device_index) == (IID, 1)
+    assert (primary.instance_id, primary.device_index) == (IID, 0)  # untouched
+    assert cloud.instances[IID].tags["HostName"] == "server-a1"
+
+
+def test_item4_terminate_never_detaches_the_primary():
+    cloud = FakeCloud()
+    cloud.add_instance(IID, group="web-asg", lifecycle="Terminating:Wait")
+    real = cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    real.instance_id, real.device_index = IID, 1
+    cloud.instances[IID].nics[1] = real.eni_id
+    primary = _primary_tagged(cloud, IID)
+    req = TerminateRequest(instance_id=IID, group="web-asg", hook="fixed-ip-terminate", token="t")
+    out = TerminateUseCase(_deps(cloud), Settings(hostname_document="doc")).run(
+        req, deadline=1e9, observer=RecordingObserver()
+    )
+    assert out.released == [real.eni_id] and cloud.calls.count("detach") == 1
+    assert primary.instance_id == IID and out.ips == ["10.0.0.4"]
+
+
+def _sweep(cloud: FakeCloud, **kw):
+    s = Settings(hostname_document="doc", **kw)
+    obs = RecordingObserver()
+    sweeper = SweeperUseCase(_deps(cloud), s, LaunchUseCase(_deps(cloud), s))
+    return sweeper.run(now=NOW, deadline=1e9, observer=obs), obs
+
+
+def test_item4_sweeper_neither_releases_nor_counts_a_pool_tagged_primary():
+    cloud = FakeCloud()
+    cloud.add_group("web-asg", max_size=2, azs=("az-a",), max_healthy_percentage=100)
+    cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    cloud.add_instance(IID, group="web-asg", lifecycle="InService")
+    _primary_tagged(cloud, IID)
+    dead = "i-00000000000000dd"
+    cloud.add_instance(
+        dead,
+        group="web-asg",
+        lifecycle="InService",
+        state="terminated",
+        state_changed_at=NOW - timedelta(hours=1),
+    )
+    dead_primary = _primary_tagged(cloud, dead)
+    report, _ = _sweep(cloud)
+    assert report.released == [] and "detach" not in cloud.calls
+    assert dead_primary.instance_id == dead
+    # The primary is not its fixed address: the instance has none.
+    assert report.without_eni == [IID]
+    [cap] = report.capacity
+    assert (cap.free, cap.in_use) == (1, 0)

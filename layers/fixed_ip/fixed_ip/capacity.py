@@ -39,6 +39,6 @@ def az_need(group: ManagedGroup, default_max_healthy_percent: int) -> int:
 def in_az(pool: str, az: str, enis: Iterable[PoolEni], need: int, freed: set[str]) -> Capacity:
     """The capacity of `pool` in `az` from its ENIs; `freed` are ENIs released during
     the pass (their detach may not show yet)."""
-    here = [e for e in enis if e.az == az]
+    here = [e for e in enis if e.az == az and not e.primary]  # a primary is no address
     free = sum(1 for e in here if e.free or e.eni_id in freed)
     return Capacity(pool=pool, az=az, free=free, in_use=len(here) - free, need=need)

@@ -24,7 +24,9 @@ def release_leaked(
     """Detach the pool's ENIs still attached to instances that are gone, after a grace;
     return their ids."""
     released: list[str] = []
-    attached = sorted((e for e in enis if e.instance_id), key=lambda e: e.eni_id)
+    # Not the primary interfaces (device index 0) a launch template may have tagged:
+    # EC2 deletes or keeps those with their instance.
+    attached = sorted((e for e in enis if e.held), key=lambda e: e.eni_id)
     if not attached:
         return released
     holders = sorted({e.instance_id or "" for e in attached})

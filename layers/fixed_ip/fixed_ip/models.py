@@ -205,6 +205,18 @@ class PoolEni:
     def free(self) -> bool:
         return self.status == "available" and self.instance_id is None
 
+    @property
+    def primary(self) -> bool:
+        """Attached at device index 0: the instance's primary interface, which a launch
+        template that tags network interfaces may have tagged with the pool. Never an
+        instance's fixed address: never counted, never detached, never a candidate."""
+        return self.instance_id is not None and self.device_index == 0
+
+    @property
+    def held(self) -> bool:
+        """Attached to an instance as its fixed address (any device index but 0)."""
+        return self.instance_id is not None and not self.primary
+
     def admits(self, group: str) -> bool:
         return groups_admit(self.tags.get(GROUPS_TAG), group)
 

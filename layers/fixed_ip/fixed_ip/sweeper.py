@@ -103,7 +103,7 @@ class SweeperUseCase:
 
     @staticmethod
     def _report_without_eni(sweep: _Pass, group: ManagedGroup, pool: str) -> None:
-        holders = {e.instance_id for e in sweep.pools[pool] if e.instance_id}
+        holders = {e.instance_id for e in sweep.pools[pool] if e.held}
         for gi in group.instances:
             if gi.lifecycle_state == "InService" and gi.instance_id not in holders:
                 sweep.report.without_eni.append(gi.instance_id)
