@@ -49,6 +49,7 @@ ENV_FROM_PARAMETER = {
     "FIXED_IP_SSM_WAIT_SECONDS": "SsmWaitSeconds",
     "FIXED_IP_COMMAND_TIMEOUT_SECONDS": "CommandTimeoutSeconds",
     "FIXED_IP_HOOK_PREFIX": "HookNamePrefix",
+    "FIXED_IP_MANAGED_GROUP_PATTERN": "ManagedGroupPattern",
 }
 ENV_LITERALS = {
     "POWERTOOLS_SERVICE_NAME": "fixed-ip",

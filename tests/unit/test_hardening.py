@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from fixed_ip.controller import run_invocation
+from fixed_ip.controller import TerminateController, run_invocation
 from fixed_ip.error_codes import CODES, DEFINITIVE, LOST_RACE, RETRIED, classify, definitive
 from fixed_ip.errors import InvalidHostName
 from fixed_ip.hostname import validate_hostname
@@ -236,3 +236,81 @@ def test_item4_sweeper_neither_releases_nor_counts_a_pool_tagged_primary():
     assert report.without_eni == [IID]
     [cap] = report.capacity
     assert (cap.free, cap.in_use) == (1, 0)
+
+
+# --- Item 2: ManagedGroupPattern enforced in code -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "group", "managed"),
+    [
+        ("*", "anything at all", True),
+        ("web-*", "web-", True),
+        ("web-*", "web-a", True),
+        ("web-*", "db-a", False),
+        ("web-*", "Web-a", False),  # StringLike is case-sensitive
+        ("web-?", "web-a", True),
+        ("web-?", "web-ab", False),
+        ("web[1]", "web[1]", True),  # only * and ? are special
+        ("web[1]", "web1", False),
+        ("web.asg", "webxasg", False),
+        ("*-prod", "a-prod", True),
+        ("*-prod", "a-prod-2", False),  # the whole name
+    ],
+)
+def test_item2_pattern_has_iam_stringlike_semantics(pattern, group, managed):
+    s = Settings(hostname_document="doc", managed_group_pattern=pattern)
+    assert s.manages(group) is managed
+
+
+def _foreign_world() -> FakeCloud:
+    cloud = FakeCloud()
+    cloud.add_instance(IID, group="db-asg")
+    cloud.add_eni("10.0.0.4", "server-a1", pool="db-asg")
+    return cloud
+
+
+@pytest.mark.parametrize("metadata", [None, '{"pol": "typo"}'])
+def test_item2_launch_event_of_a_foreign_group_is_refused_without_any_aws_call(metadata):
+    cloud = _foreign_world()
+    controller, observer, logs, emf = setup(cloud, managed_group_pattern="web-*")
+    event = launch_event(IID, "db-asg", TOKEN)
+    if metadata:
+        event["detail"]["NotificationMetadata"] = metadata  # not even ABANDONed
+    result = run_invocation(event, 300_000, observer, lambda: controller)
+    assert (result["result"], result["reason"]) == ("REFUSED", "invalid_event")
+    assert "ManagedGroupPattern" in result["detail"] and "db-asg" in result["detail"]
+    [line] = logs.lines()
+    assert line["decision"] == "event_refused"
+    assert cloud.calls == [] and cloud.completed == []
+    assert metric_names([json.loads(e) for e in emf]) == {"InvalidEvents"}
+
+
+def test_item2_terminate_event_of_a_foreign_group_is_refused():
+    cloud = _foreign_world()
+    s = Settings(hostname_document="doc", managed_group_pattern="web-*")
+    controller = TerminateController(TerminateUseCase(_deps(cloud), s), s, cloud.clock)
+    event = launch_event(IID, "db-asg", TOKEN)
+    event["detail-type"] = "EC2 Instance-terminate Lifecycle Action"
+    event["detail"]["LifecycleTransition"] = "autoscaling:EC2_INSTANCE_TERMINATING"
+    event["detail"]["LifecycleHookName"] = "fixed-ip-terminate"
+    result = controller.handle(event, RecordingObserver(), 300_000)
+    assert result["result"] == "REFUSED" and "ManagedGroupPattern" in result["detail"]
+    assert cloud.calls == []
+
+
+def test_item2_sweeper_skips_groups_outside_the_pattern():
+    cloud = FakeCloud()
+    cloud.add_group("db-asg", azs=("az-a",))
+    cloud.add_group("web-asg", azs=("az-a",))
+    cloud.add_eni("10.0.0.4", "db-1", pool="db-asg")
+    cloud.add_eni("10.0.0.5", "web-1", pool="web-asg")
+    cloud.add_instance(IID, group="db-asg", lifecycle="Pending:Wait")  # its event was lost
+    leaked = cloud.add_eni("10.0.0.6", "db-2", pool="db-asg")
+    leaked.instance_id, leaked.device_index = "i-00000000000000dd", 1  # gone instance
+    report, obs = _sweep(cloud, managed_group_pattern="web-*")
+    assert report.groups == 1 and report.lost_launches == [] and report.released == []
+    assert cloud.completed == [] and cloud.mutations() == []
+    assert {c.pool for c in report.capacity} == {"web-asg"}
+    [line] = [x for x in obs.lines if x["decision"] == "group_not_managed"]
+    assert line["group"] == "db-asg"

@@ -168,6 +168,8 @@ class Instance:
     launch_time: datetime | None = None
     # When EC2 last changed the state, where EC2 says (StateTransitionReason).
     state_changed_at: datetime | None = None
+    # Its host-name tag (the controller sets it from the ENI's): duplicates are reported.
+    host_name: str | None = None
 
     @property
     def gone(self) -> bool:
@@ -200,6 +202,8 @@ class PoolEni:
     device_index: int | None = None
     attachment_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # When it was attached (AttachTime): the leak grace for a holder EC2 does not list.
+    attached_at: datetime | None = None
 
     @property
     def free(self) -> bool:
@@ -254,6 +258,8 @@ class ManagedGroup:
     # InstanceMaintenancePolicy.MaxHealthyPercentage: how far above the desired capacity
     # replacements (instance refresh, maintenance) may go; None when the group has none.
     max_healthy_percentage: int | None = None
+    # Its subnets (VPCZoneIdentifier): their VPC is where its instances' ENIs must be.
+    subnet_ids: tuple[str, ...] = ()
 
     def launch_hooks(self) -> list[Hook]:
         return [h for h in self.hooks if h.transition == LAUNCHING]

@@ -48,6 +48,10 @@ class Compute(ABC):
     def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
         """Every ENI of the pool, in every AZ."""
 
+    @abstractmethod
+    def subnet_vpcs(self, subnet_ids: list[str]) -> dict[str, str]:
+        """{subnet id: VPC id} for the subnets that exist among these."""
+
 
 class Lifecycle(ABC):
     """Auto Scaling: the group's waiting instances and the lifecycle action itself."""
