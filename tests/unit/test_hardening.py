@@ -9,12 +9,14 @@ from datetime import timedelta
 import pytest
 from botocore.exceptions import ClientError
 
+from fixed_ip import capacity
+from fixed_ip.adapters.autoscaling import AutoScalingLifecycle
 from fixed_ip.controller import TerminateController, run_invocation
 from fixed_ip.error_codes import CODES, DEFINITIVE, LOST_RACE, RETRIED, classify, definitive
 from fixed_ip.errors import InvalidHostName
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.launch import CONTINUE, Deps, LaunchUseCase
-from fixed_ip.models import LaunchRequest, TerminateRequest
+from fixed_ip.models import GROUPS_TAG, LAUNCHING, Hook, LaunchRequest, TerminateRequest
 from fixed_ip.settings import Settings
 from fixed_ip.sweeper import SweeperUseCase
 from fixed_ip.terminate import TerminateUseCase
@@ -314,3 +316,274 @@ def test_item2_sweeper_skips_groups_outside_the_pattern():
     assert {c.pool for c in report.capacity} == {"web-asg"}
     [line] = [x for x in obs.lines if x["decision"] == "group_not_managed"]
     assert line["group"] == "db-asg"
+
+
+# --- Item 3: the sweeper never stops on one bad group, instance or ENI -------------------
+
+
+def _two_groups() -> FakeCloud:
+    """web-asg and api-asg, each with a lost launch waiting an hour; a leaked ENI in each
+    pool (its holder terminated an hour ago)."""
+    cloud = FakeCloud()
+    for group, az_ip in (("web-asg", "10.0.0"), ("api-asg", "10.0.1")):
+        cloud.add_group(group, max_size=2, azs=("az-a",), max_healthy_percentage=100)
+        cloud.add_eni(f"{az_ip}.4", f"{group}-1", pool=group)
+        leaked = cloud.add_eni(f"{az_ip}.5", f"{group}-2", pool=group)
+        dead = f"i-0000000000000{'d1' if group == 'web-asg' else 'd2'}"
+        cloud.add_instance(
+            dead, group=group, lifecycle="Terminated", state="terminated",
+            state_changed_at=NOW - timedelta(hours=1),
+        )  # fmt: skip
+        leaked.instance_id, leaked.device_index = dead, 1
+    cloud.add_instance("i-00000000000000a1", group="web-asg", lifecycle="Pending:Wait")
+    cloud.add_instance("i-00000000000000b1", group="api-asg", lifecycle="Pending:Wait")
+    return cloud
+
+
+def _failed_steps(obs: RecordingObserver) -> list[dict]:
+    return [x for x in obs.lines if x["decision"] == "sweep_step_failed"]
+
+
+def test_item3_one_failing_group_does_not_stop_the_others():
+    cloud = _two_groups()
+    real = cloud.list_pool
+
+    def broken(*, tag_key, pool):
+        if pool == "web-asg":
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "boom"}}, "Describe")
+        return real(tag_key=tag_key, pool=pool)
+
+    cloud.list_pool = broken
+    report, obs = _sweep(cloud)
+    # api-asg: its lost launch finished, its leaked ENI released, its capacity published
+    assert report.lost_launches == [("i-00000000000000b1", CONTINUE)]
+    assert report.released == [e.eni_id for e in cloud.enis.values() if e.ip == "10.0.1.5"]
+    assert {c.pool for c in report.capacity} == {"api-asg"}
+    [failed] = _failed_steps(obs)
+    assert (failed["step"], failed["group"], failed["aws_error"]) == (
+        "group",
+        "web-asg",
+        "InternalError",
+    )
+    assert failed["error_type"] == "ClientError" and "boom" in failed["detail"]
+    assert "Traceback" in failed["stack"]
+    assert obs.count("SweepErrors") == 1 and report.errors == ["group: ClientError"]
+
+
+def test_item3_one_failing_lost_launch_does_not_stop_the_next():
+    cloud = _two_groups()
+    cloud.add_instance("i-00000000000000a2", group="web-asg", lifecycle="Pending:Wait")
+    cloud.add_eni("10.0.0.7", "web-asg-3", pool="web-asg")  # a1 keeps the first one
+    real = cloud.tag_instance
+
+    def broken(instance_id, tags):
+        if instance_id == "i-00000000000000a1":
+            raise RuntimeError("unexpected answer")
+        return real(instance_id, tags)
+
+    cloud.tag_instance = broken
+    report, obs = _sweep(cloud)
+    assert ("i-00000000000000a2", CONTINUE) in report.lost_launches
+    assert ("i-00000000000000b1", CONTINUE) in report.lost_launches
+    [failed] = _failed_steps(obs)
+    assert (failed["step"], failed["instance_id"], failed["detail"]) == (
+        "lost_launch", "i-00000000000000a1", "unexpected answer",
+    )  # fmt: skip
+    assert len(report.released) == 2 and len(report.capacity) == 2
+
+
+def test_item3_one_failing_detach_does_not_stop_the_other_releases():
+    cloud = _two_groups()
+    real = cloud.detach
+    web_leak = next(e for e in cloud.enis.values() if e.ip == "10.0.0.5")
+
+    def broken(attachment_id):
+        if attachment_id == f"attach-{web_leak.eni_id}":
+            raise ClientError(
+                {"Error": {"Code": "UnauthorizedOperation"}}, "DetachNetworkInterface"
+            )
+        return real(attachment_id)
+
+    cloud.detach = broken
+    report, obs = _sweep(cloud)
+    api_leak = next(e for e in cloud.enis.values() if e.ip == "10.0.1.5")
+    assert report.released == [api_leak.eni_id] and web_leak.instance_id is not None
+    [failed] = _failed_steps(obs)
+    assert (failed["step"], failed["eni_id"], failed["aws_error"]) == (
+        "leaked_eni", web_leak.eni_id, "UnauthorizedOperation",
+    )  # fmt: skip
+    assert len(report.lost_launches) == 2 and len(report.capacity) == 2
+
+
+def test_item3_lost_warm_pool_launch_is_completed_without_an_address():
+    cloud = FakeCloud()
+    cloud.add_group("web-asg", max_size=2, azs=("az-a",))
+    cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    warm = "i-00000000000000c1"
+    cloud.add_instance(warm, group="web-asg", lifecycle="Warmed:Pending:Wait")
+    report, obs = _sweep(cloud)
+    assert report.lost_launches == [(warm, CONTINUE)]
+    assert cloud.completed == [(warm, CONTINUE)] and cloud.completed_tokens == [None]
+    assert cloud.held_by(warm) == [] and "attach" not in cloud.calls
+    [line] = [x for x in obs.lines if x["decision"] == "lost_launch_finished"]
+    assert line["reason"] == "warm_pool"
+
+
+@pytest.mark.parametrize(("attached_ago", "released"), [(30, False), (3600, True)])
+def test_item3_holder_ec2_does_not_list_is_released_only_after_the_grace(attached_ago, released):
+    """Right after a launch DescribeInstances may not list the instance yet while its
+    attachment already shows: the grace counts from the attach time."""
+    cloud = FakeCloud()
+    cloud.add_group("web-asg", max_size=2, azs=("az-a",))
+    eni = cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    eni.instance_id, eni.device_index = "i-000000000000000e", 1  # unknown to EC2
+    eni.attached_at = NOW - timedelta(seconds=attached_ago)
+    report, _ = _sweep(cloud, leak_grace_seconds=300)
+    assert (report.released == [eni.eni_id]) is released
+    assert (eni.instance_id is None) is released
+
+
+class _AsgClient:
+    """Just enough of an Auto Scaling client: one group with a warm pool."""
+
+    def __init__(self) -> None:
+        self.warm_calls: list[dict] = []
+
+    def get_paginator(self, name):
+        group = {
+            "AutoScalingGroupName": "web-asg",
+            "MaxSize": 4,
+            "AvailabilityZones": ["az-a"],
+            "VPCZoneIdentifier": "subnet-1,subnet-2",
+            "Instances": [
+                {"InstanceId": "i-1", "AvailabilityZone": "az-a", "LifecycleState": "InService"}
+            ],
+            "WarmPoolConfiguration": {"PoolState": "Stopped"},
+        }
+        return type("P", (), {"paginate": lambda self: [{"AutoScalingGroups": [group]}]})()
+
+    def describe_lifecycle_hooks(self, **_):
+        hook = {"LifecycleHookName": "fixed-ip-launch", "LifecycleTransition": LAUNCHING}
+        return {"LifecycleHooks": [hook]}
+
+    def describe_warm_pool(self, **params):
+        self.warm_calls.append(params)
+        if "NextToken" not in params:
+            inst = {"InstanceId": "i-2", "AvailabilityZone": "az-a",
+                    "LifecycleState": "Warmed:Pending:Wait"}  # fmt: skip
+            return {"Instances": [inst], "NextToken": "more"}
+        inst = {"InstanceId": "i-3", "AvailabilityZone": "az-a", "LifecycleState": "Warmed:Stopped"}
+        return {"Instances": [inst]}
+
+
+def test_item3_adapter_lists_warm_pool_instances_and_subnets():
+    client = _AsgClient()
+    [group] = AutoScalingLifecycle(client).managed_groups("fixed-ip")
+    states = {i.instance_id: i.lifecycle_state for i in group.instances}
+    assert states == {"i-1": "InService", "i-2": "Warmed:Pending:Wait", "i-3": "Warmed:Stopped"}
+    assert len(client.warm_calls) == 2 and group.subnet_ids == ("subnet-1", "subnet-2")
+
+
+# --- Item 5: one capacity figure -----------------------------------------------------------
+
+
+def _mixed_pool() -> FakeCloud:
+    """web-asg (subnets in vpc-1) and a pool with, in az-a: one usable ENI, one without a
+    host name (usable: the tag is optional), one with an address-shaped host name, one
+    reserved for another group, one in another VPC, one held by web-asg's instance."""
+    cloud = FakeCloud()
+    cloud.add_group("web-asg", max_size=4, azs=("az-a",), max_healthy_percentage=100)
+    cloud.group_subnets["web-asg"] = ("subnet-a",)
+    cloud.subnet_vpc["subnet-a"] = "vpc-1"
+    cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    cloud.add_eni("10.0.0.5", None, pool="web-asg")
+    cloud.add_eni("10.0.0.6", "169.254.169.254", pool="web-asg")
+    cloud.add_eni("10.0.0.7", "server-a4", pool="web-asg", extra_tags={GROUPS_TAG: "db-*"})
+    cloud.add_eni("10.0.0.8", "server-a5", pool="web-asg", vpc_id="vpc-2")
+    held = cloud.add_eni("10.0.0.9", "server-a6", pool="web-asg")
+    cloud.add_instance(IID, group="web-asg", lifecycle="InService")
+    held.instance_id, held.device_index = IID, 1
+    return cloud
+
+
+def test_item5_sweeper_counts_only_usable_enis_as_free():
+    report, obs = _sweep(_mixed_pool())
+    [cap] = report.capacity
+    # need 4; free 2 (usable), in use 1: short of 1, which the alarm now sees
+    assert (cap.free, cap.in_use, cap.need, cap.shortfall) == (2, 1, 4, 1)
+    assert ("PoolFree", 2, {"Pool": "web-asg", "AZ": "az-a"}) in obs.dimensioned
+    assert ("PoolShortfall", 1, {"Pool": "web-asg", "AZ": "az-a"}) in obs.dimensioned
+
+
+def test_item5_sweeper_metrics_agree_with_the_library_on_the_same_world():
+    """The sweeper's published figures are capacity.by_pool / by_group of the same world,
+    read through the same ports (what doctor and pool status are to use too)."""
+    cloud = _mixed_pool()
+    cloud.add_group("api-asg", max_size=2, azs=("az-a", "az-c"), max_healthy_percentage=100)
+    cloud.groups["api-asg"] = (
+        2, ("az-a", "az-c"),
+        (Hook("fixed-ip-launch", LAUNCHING, '{"pool": "web-asg"}'),), 100,
+    )  # fmt: skip
+    cloud.add_eni("10.0.1.4", "server-c1", pool="web-asg", az="az-c")
+    cloud.add_eni("10.0.0.10", "db-1", pool="web-asg", extra_tags={GROUPS_TAG: "api-*"})
+    report, obs = _sweep(cloud)
+
+    pools = {"web-asg": cloud.list_pool(tag_key="fixed-ip:pool", pool="web-asg")}
+    demands = [
+        capacity.demand(g, "web-asg", 110, cloud.subnet_vpcs(list(g.subnet_ids)))
+        for g in cloud.managed_groups("fixed-ip")
+    ]
+    expected = capacity.by_pool(pools, demands)
+    published = {
+        (dims["AZ"], name): value
+        for name, value, dims in obs.dimensioned
+        if name in ("PoolFree", "PoolInUse", "PoolShortfall")
+    }
+    assert published == {
+        (c.az, name): value
+        for c in expected
+        for name, value in (("PoolFree", c.free), ("PoolInUse", c.in_use),
+                            ("PoolShortfall", c.shortfall))
+    }  # fmt: skip
+    assert report.capacity == expected
+    assert report.group_capacity == [
+        r for d in demands for r in capacity.by_group(pools["web-asg"], d)
+    ]
+    # api-asg may use the ENI reserved for it, web-asg may not
+    rows = {(r.group, r.az): r.free for r in report.group_capacity}
+    assert rows[("web-asg", "az-a")] == 2 and rows[("api-asg", "az-a")] == 4
+
+
+# --- Item 7: two live instances with one host name ----------------------------------------
+
+
+def test_item7_sweeper_reports_live_instances_sharing_a_host_name():
+    """An operator detached server-a1's ENI from a running instance by hand; the next
+    launch got it: both are InService, both named server-a1."""
+    cloud = FakeCloud()
+    cloud.add_group("web-asg", max_size=4, azs=("az-a",))
+    eni = cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    first, second = "i-0000000000000a01", "i-0000000000000a02"
+    cloud.add_instance(first, lifecycle="InService", tags={"HostName": "server-a1"})
+    cloud.add_instance(second, lifecycle="InService", tags={"HostName": "server-a1"})
+    cloud.add_instance("i-0000000000000a03", lifecycle="InService", tags={"HostName": "other"})
+    eni.instance_id, eni.device_index = second, 1
+    report, obs = _sweep(cloud)
+    assert report.duplicate_host_names == {("web-asg", "server-a1"): [first, second]}
+    [line] = [x for x in obs.lines if x["decision"] == "duplicate_host_name"]
+    assert line["host_name"] == "server-a1" and line["instance_id"] == f"{first},{second}"
+    assert line["pool"] == "web-asg" and line["level"] == "warning"
+    assert ("DuplicateHostNames", 1, {"Pool": "web-asg"}) in obs.dimensioned
+
+
+def test_item7_no_duplicates_publishes_zero_and_ignores_terminated_instances():
+    cloud = FakeCloud()
+    cloud.add_group("web-asg", max_size=4, azs=("az-a",))
+    cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
+    cloud.add_instance("i-0000000000000a01", lifecycle="InService", tags={"HostName": "server-a1"})
+    cloud.add_instance(
+        "i-0000000000000a02", lifecycle="Terminating:Wait", tags={"HostName": "server-a1"}
+    )
+    report, obs = _sweep(cloud)
+    assert report.duplicate_host_names == {}
+    assert ("DuplicateHostNames", 0, {"Pool": "web-asg"}) in obs.dimensioned
