@@ -186,6 +186,8 @@ class SweeperController(_Controller):
             "leaked_enis_released": len(report.released),
             "instances_without_eni": len(report.without_eni),
             "shortfall": sum(c.shortfall for c in report.capacity),
+            "duplicate_host_names": len(report.duplicate_host_names),
+            "sweep_errors": len(report.errors),
             "stopped_early": report.stopped_early,
             "duration_ms": int((self.clock.monotonic() - started) * 1000),
         }
