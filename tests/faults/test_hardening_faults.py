@@ -62,3 +62,29 @@ def test_item1_server_error_with_an_unknown_code_is_still_retried(aws, events, m
     assert lifecycle_state(aws, iid) == "Pending:Wait"
     assert action_of(iid)["state"] == "active"  # left for the retried event
     assert_sound(aws, world)
+
+
+def test_item4_pool_tag_on_the_primary_is_not_the_fixed_address(aws, events, make_runner):
+    """A launch template that tags network interfaces put the pool tag on the primary
+    ENI: the launch still claims a real pool ENI at device index 1, and the terminate
+    path leaves the primary alone."""
+    world, [iid] = pending(aws, events)
+    ec2 = aws.client("ec2")
+    [instance] = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"]
+    [primary] = [
+        ni["NetworkInterfaceId"]
+        for ni in instance["NetworkInterfaces"]
+        if ni["Attachment"]["DeviceIndex"] == 0
+    ]
+    ec2.create_tags(Resources=[primary], Tags=[{"Key": "fixed-ip:pool", "Value": world.pool}])
+    result = make_runner().invoke(events[0])
+    assert (result["result"], result["resumed"], result["attach_attempts"]) == (
+        "CONTINUE",
+        False,
+        1,
+    )
+    assert result["eni_id"] != primary
+    attachment = ec2.describe_network_interfaces(NetworkInterfaceIds=[result["eni_id"]])[
+        "NetworkInterfaces"
+    ][0]["Attachment"]
+    assert (attachment["InstanceId"], attachment["DeviceIndex"]) == (iid, 1)
