@@ -17,6 +17,12 @@ class LostRace(ClaimFailure):
 
 
 class SeedClaim(ClaimStrategy):
+    def __init__(self, pause_seconds: float = 0.0) -> None:
+        # The article's script lists and attaches with two AWS CLI processes, about a
+        # second apart; the benchmark runs it without that pause (the same path as the
+        # controller's), tests that need the lost race for certain give it one.
+        self.pause_seconds = pause_seconds
+
     def claim(
         self,
         run: LaunchRun,
@@ -35,6 +41,8 @@ class SeedClaim(ClaimStrategy):
         free = sorted((e for e in enis if e.free), key=lambda e: (e.ip_key, e.eni_id))
         if not free:
             raise PoolExhausted(f"no available ENI in {instance.az}")
+        if self.pause_seconds:
+            run.deps.clock.sleep(self.pause_seconds)
         run.out.attach_attempts += 1
         try:
             compute.attach(

@@ -167,7 +167,9 @@ def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypat
 def test_demo_fails_with_the_seed_algorithm(tmp_path, monkeypatch):
     """The seed's user data: everyone takes the lowest free IP, a lost race is fatal."""
 
-    monkeypatch.setattr(launch_module, "default_claim", SeedClaim)
-    code, text = _run_demo(per_az=5)  # bursts of 7 launches: lost races are certain
+    # Bursts of 7 launches, each listing the pool a moment before it attaches (as the
+    # article's two CLI calls do): lost races are certain, whatever the machine's load.
+    monkeypatch.setattr(launch_module, "default_claim", lambda: SeedClaim(pause_seconds=0.3))
+    code, text = _run_demo(per_az=5)
     assert code == 1
     assert "UNEXPECTED" in text
