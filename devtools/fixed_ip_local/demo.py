@@ -1,5 +1,5 @@
 """`make demo`: the seed article's scenario through the real controller, on the local
-simulated AWS. Exit status 1 when any invariant of DESIGN section 4 breaks at any step."""
+simulated AWS. Exit status 1 when any invariant of docs/design.md section 4 breaks at any step."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN section 4's invariants, checked against the AWS state (moto or real, read-only).
+"""docs/design.md section 4's invariants, checked against the AWS state (moto or real, read-only).
 
 1. An ENI is attached to at most one instance; an instance holds at most one pool ENI.
 2. No InService instance of a managed group lacks its pool ENI and host name.

@@ -1,5 +1,5 @@
-"""What every fault, property and bad-input test checks after the dust settles: DESIGN
-section 4's invariants, plus no leaked and no double-held pool ENI.
+"""What every fault, property and bad-input test checks after the dust settles: the
+invariants of docs/design.md section 4, plus no leaked and no double-held pool ENI.
 
 `pool_problems` reads AWS three times (all ENIs, all instances, the group) and checks
 everything from that one picture, so the property tests can afford it after every step;
@@ -55,7 +55,7 @@ def picture(session: Any, group: str) -> Picture:
 def problems_in(
     pic: Picture, pool: str, *, os_hostnames: bool = True, region: str | None = None
 ) -> list[str]:
-    """Invariants 1, 2 and 4 of DESIGN section 4 on one picture, and:
+    """Invariants 1, 2 and 4 of docs/design.md section 4 on one picture, and:
     - leaked ENIs: a pool ENI attached to an instance that is not a member of the group
       holding it legitimately (Pending:Wait, InService, Terminating:Wait), or a pool ENI
       neither available nor attached;

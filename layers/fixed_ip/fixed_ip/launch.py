@@ -1,7 +1,7 @@
 """The launch use case: give a Pending:Wait instance its fixed-IP ENI and host name,
 then complete the lifecycle action. Pure: it talks only to the ports.
 
-Concurrency model (DESIGN section 4, invariant 1). There is no lock service: AWS itself
+Concurrency model (docs/design.md section 4, invariant 1). There is no lock service: AWS itself
 arbitrates. Attaching an ENI that is in use fails with `InvalidNetworkInterface.InUse`,
 so the attach *is* the claim on the ENI; attaching at a device index the instance already
 uses fails with `InvalidParameterValue`, so the device index is the claim on the
