@@ -83,5 +83,5 @@ coldstart: $(STAMP)
 # database, build and bench output, sam's build directory.
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam .demo .local-aws .hypothesis build .bench \
-		*.egg-info
+		*.egg-info packaged.yaml
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

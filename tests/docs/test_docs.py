@@ -40,6 +40,8 @@ FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)(?P<info>.*)$")
 COMMAND = re.compile(r"^\s*(\$ |\.venv/bin/|fixed-ip |aws |sam |make |export |python )")
 VENV_BIN = Path(sys.executable).parent
 STARTED = "Ctrl-C stops it."
+BASH = shutil.which("bash") or "/bin/bash"
+MAKE = shutil.which("make") or "make"
 
 
 @dataclass
@@ -139,7 +141,7 @@ def test_the_docs_have_runnable_walkthroughs() -> None:
 @pytest.mark.parametrize("block", shell_blocks("aws"), ids=lambda b: b.where)
 def test_aws_blocks_parse(block: Block) -> None:
     proc = subprocess.run(  # noqa: S603 - bash parses (-n), never runs, the docs' text
-        ["bash", "-n"], input=block.text, capture_output=True, text=True, check=False
+        [BASH, "-n"], input=block.text, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, f"{block.where}: {proc.stderr}"
 
@@ -154,7 +156,7 @@ def test_make_blocks_name_real_targets(block: Block) -> None:
         assert words[0] == "make" and len(words) >= 2, f"{block.where}: {raw!r} is not make X"
         targets = [w for w in words[1:] if "=" not in w]
         proc = subprocess.run(  # noqa: S603 - make -n only prints what it would run
-            ["make", "-n", *targets], cwd=ROOT, capture_output=True, text=True, check=False
+            [MAKE, "-n", *targets], cwd=ROOT, capture_output=True, text=True, check=False
         )
         assert "No rule to make target" not in proc.stderr, f"{block.where}: {proc.stderr}"
 
@@ -177,9 +179,7 @@ def _scratch(tmp_path: Path) -> Path:
 def _environment(tmp_path: Path) -> dict[str, str]:
     """The user's environment without any AWS setting, so that only the docs' own export
     lines can point the commands anywhere."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"}
     env["HOME"] = str(tmp_path)  # no ~/.aws/config or credentials of the machine
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
@@ -209,7 +209,7 @@ def _script(docs_blocks: list[Block], port: int | None) -> str:
 
 def _run(script: str, cwd: Path, env: dict[str, str], what: str) -> None:
     proc = subprocess.run(  # noqa: S603 - the repository's own documented commands
-        ["bash", "-c", script],
+        [BASH, "-c", script],
         cwd=cwd,
         env=env,
         capture_output=True,
