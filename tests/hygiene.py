@@ -5,6 +5,8 @@ directory (tmp_path), so a test run cannot overwrite a user's `.demo/controller.
 A pytest plugin (loaded by tests/conftest.py): it lists the files of the repository before
 the session and after it, and fails the session naming every file created or changed.
 It runs in the controlling process only (pytest-xdist workers share the same tree).
+Files under version control that existed before are left to `git status`, so editing
+code while the tests run does not fail them.
 Skipped: .git, the venv, pytest's own cache, bytecode caches and setuptools metadata, which
 the runner and the interpreter write, not the tests."""
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -51,11 +54,29 @@ def snapshot(root: Path = ROOT) -> dict[str, tuple[int, int]]:
     return files
 
 
-def written(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
-    return sorted(p for p, stat in after.items() if before.get(p) != stat)
+def tracked(root: Path = ROOT) -> set[str]:
+    """Files under version control: someone editing one while the tests run is not a test
+    writing into the tree (and `git status` shows such a change anyway)."""
+    git = shutil.which("git")
+    if git is None:
+        return set()
+    proc = subprocess.run(  # noqa: S603 - fixed arguments
+        [git, "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=False
+    )
+    return set(proc.stdout.split("\0")) if proc.returncode == 0 else set()
+
+
+def written(
+    before: dict[str, tuple[int, int]],
+    after: dict[str, tuple[int, int]],
+    ignore: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
+    """Files created, or changed outside version control, between the two snapshots."""
+    return sorted(p for p, stat in after.items() if before.get(p) != stat and p not in ignore)
 
 
 _BEFORE: dict[str, tuple[int, int]] = {}
+_TRACKED: set[str] = set()
 
 
 def _controller(config: pytest.Config) -> bool:
@@ -65,16 +86,15 @@ def _controller(config: pytest.Config) -> bool:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _controller(session.config):
         _BEFORE.update(snapshot())
+        _TRACKED.update(p for p in tracked() if p in _BEFORE)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not _controller(session.config):
-        return
     if not os.environ.get("HYPOTHESIS_STORAGE"):
-        shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)
-    if not _BEFORE:
+        shutil.rmtree(_HYPOTHESIS_HOME, ignore_errors=True)  # each process has its own
+    if not _controller(session.config) or not _BEFORE:
         return
-    changed = written(_BEFORE, snapshot())
+    changed = written(_BEFORE, snapshot(), _TRACKED)
     if changed:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         message = "tests wrote into the working tree (use tmp_path): " + ", ".join(changed[:20])

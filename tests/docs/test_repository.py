@@ -78,3 +78,15 @@ def test_make_clean_removes_everything_generated(tmp_path) -> None:
     left = [str(p.relative_to(tmp_path)) for p in made if p.exists()]
     assert not left, f"make clean left {left}"
     assert kept.exists()
+
+
+def test_every_template_parameter_is_documented() -> None:
+    """docs/deploy.md's parameter table lists each parameter of template.yaml, and only
+    those (a parameter added to the template without a word for the user fails here)."""
+    from fixed_ip_local.lambda_runner import load_template
+
+    parameters = set(load_template()["Parameters"])
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Za-z0-9]+)` \|", text, re.MULTILINE))
+    assert not parameters - documented, f"not in docs/deploy.md: {sorted(parameters - documented)}"
+    assert not documented - parameters, f"not in template.yaml: {sorted(documented - parameters)}"

@@ -137,16 +137,17 @@ def test_scale_in_releases_the_fixed_ip_and_scale_out_reuses_it(aws):
         sim.close()
 
 
-def _run_demo(**kw) -> tuple[int, str]:
+def _run_demo(tmp_path, **kw) -> tuple[int, str]:
+    """The demo with its log in the test's own directory (its default, .demo/ in the working
+    directory, is the user's)."""
     out = io.StringIO()
-    code = demo.run(out=out, **kw)
+    code = demo.run(out=out, log_path=tmp_path / "controller.log", **kw)
     return code, out.getvalue()
 
 
 @pytest.mark.slow
-def test_demo_passes_and_shows_every_step(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    code, text = _run_demo()
+def test_demo_passes_and_shows_every_step(tmp_path):
+    code, text = _run_demo(tmp_path)
     assert code == 0, text
     for n in range(1, 7):
         assert f"== step {n}:" in text
@@ -156,9 +157,8 @@ def test_demo_passes_and_shows_every_step(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(launch_module, "decide", lambda failure, policy: "CONTINUE")
-    code, text = _run_demo()
+    code, text = _run_demo(tmp_path)
     assert code == 1
     assert "InService without a pool ENI" in text
 
@@ -189,6 +189,6 @@ def test_demo_fails_with_the_seed_algorithm(tmp_path, monkeypatch):
         return free[0]
 
     monkeypatch.setattr(launch_module.LaunchUseCase, "_claim", lowest_ip_claim)
-    code, text = _run_demo(per_az=5)  # bursts of 7 launches: lost races are certain
+    code, text = _run_demo(tmp_path, per_az=5)  # bursts of 7 launches: lost races are certain
     assert code == 1
     assert "UNEXPECTED" in text
