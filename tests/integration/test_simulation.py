@@ -15,6 +15,7 @@ from fixed_ip_local import demo, moto_patches
 from fixed_ip_local.invariants import group_instances, pool_enis
 from fixed_ip_local.simulation import AsyncLambda, Simulation, pattern_matches, rules_from_template
 from fixed_ip_local.world import build_world
+from tests.docs.readme_demo import unseen_excerpt_lines
 from tests.helpers import load_event
 
 
@@ -153,6 +154,8 @@ def test_demo_passes_and_shows_every_step(tmp_path):
         assert f"== step {n}:" in text
     assert "pool_exhausted" in text and "all invariants and expectations held" in text
     assert "VIOLATION" not in text
+    # The README shows lines of this output: refresh its excerpt when the demo changes.
+    assert unseen_excerpt_lines(text) == [], "README.md's demo excerpt is not what the demo prints"
 
 
 @pytest.mark.slow
