@@ -181,7 +181,8 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     lines can point the commands anywhere."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"}
     env["HOME"] = str(tmp_path)  # no ~/.aws/config or credentials of the machine
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    # PATH as the user has it: no venv activated, so the docs must say .venv/bin/fixed-ip.
+    env.pop("VIRTUAL_ENV", None)
     return env
 
 
