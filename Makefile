@@ -18,6 +18,7 @@ STAMP := $(VENV)/.installed
 # venv installs with them as constraints, so the tests import what Lambda runs
 # (tests/unit/test_lock.py fails when the two differ).
 LOCK := layers/fixed_ip/requirements.txt
+LOCK_HEADER := make lock  (sam build installs exactly these; make venv uses them as constraints)
 
 venv: $(STAMP)
 
@@ -39,7 +40,7 @@ lock: $(STAMP)
 		--python-version 3.11 -o build/dev-resolution.txt
 	$(BIN)/uv pip compile --quiet layers/fixed_ip/requirements.in --python-version 3.13 \
 		--python-platform aarch64-manylinux2014 --no-annotate \
-		--custom-compile-command 'make lock  (sam build installs exactly these; make venv uses them as constraints)' -c build/dev-resolution.txt -o $(LOCK)
+		--custom-compile-command '$(LOCK_HEADER)' -c build/dev-resolution.txt -o $(LOCK)
 	@$(BIN)/uv pip compile --quiet layers/fixed_ip/requirements.in --python-version 3.13 \
 		--python-platform aarch64-manylinux2014 --no-annotate --no-header \
 		-o build/newest.txt
