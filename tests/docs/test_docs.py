@@ -245,6 +245,7 @@ def test_local_aws_walkthrough_runs_as_written(path: Path, tmp_path: Path) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: the Ctrl-C below is for it alone
     )
     try:
         _wait_started(server)
