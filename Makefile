@@ -12,17 +12,42 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint unit template demo local-aws coldstart bench clean venv document instance-deps
+.PHONY: test lint unit template demo local-aws coldstart bench clean venv lock document instance-deps
+
+# The layer's lock: `sam build` installs exactly these versions into the layer, and the dev
+# venv installs with them as constraints, so the tests import what Lambda runs
+# (tests/unit/test_lock.py fails when the two differ).
+LOCK := layers/fixed_ip/requirements.txt
+LOCK_HEADER := make lock  (sam build installs exactly these; make venv uses them as constraints)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.11 found (tried python3.13, python3.12, python3)"; exit 1; }
 	@echo "==> creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' --constraint $(LOCK)
 	@touch $(STAMP)
+
+# Re-resolve the lock from layers/fixed_ip/requirements.in: first the dev tools together with
+# the layer (so the dev venv can install the locked versions: e.g. aws-sam-translator pins
+# pydantic ~=2.13), then the layer alone for the Lambda's platform within that resolution.
+# The last step lists what the dev tools hold back from the newest release.
+lock: $(STAMP)
+	@mkdir -p build
+	$(BIN)/uv pip compile --quiet layers/fixed_ip/requirements.in pyproject.toml --extra dev \
+		--python-version 3.11 -o build/dev-resolution.txt
+	$(BIN)/uv pip compile --quiet layers/fixed_ip/requirements.in --python-version 3.13 \
+		--python-platform aarch64-manylinux2014 --no-annotate \
+		--custom-compile-command '$(LOCK_HEADER)' -c build/dev-resolution.txt -o $(LOCK)
+	@$(BIN)/uv pip compile --quiet layers/fixed_ip/requirements.in --python-version 3.13 \
+		--python-platform aarch64-manylinux2014 --no-annotate --no-header \
+		-o build/newest.txt
+	@diff <(grep '==' $(LOCK)) <(grep '==' build/newest.txt) >/dev/null \
+		&& echo "lock: the newest releases" \
+		|| { echo "lock: held back by the dev tools (locked < newest):"; \
+		     diff <(grep '==' $(LOCK)) <(grep '==' build/newest.txt) | grep '^[<>]'; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -67,5 +92,9 @@ bench: $(STAMP)
 coldstart: $(STAMP)
 	$(BIN)/python -m fixed_ip_local.coldstart 15
 
+# Everything generated: the venv, caches, the demo's log, local-aws's events, hypothesis's
+# database, build and bench output, sam's build directory.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam .demo .local-aws .hypothesis build .bench \
+		*.egg-info packaged.yaml
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

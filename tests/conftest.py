@@ -18,6 +18,9 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 REGION = "ap-northeast-1"
 
+# Fails the session when a test writes into the working tree (and keeps hypothesis out of it).
+pytest_plugins = ["tests.hygiene"]
+
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch):

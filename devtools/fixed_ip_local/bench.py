@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-1"
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
-# The flow's minimum for one launch (DESIGN section 2): find the instance, list the pool
+# The flow's minimum for one launch (docs/design.md section 2): find the instance, list the pool
 # in its AZ, see who else is waiting, attach, tag, the subnet's CIDR (once per subnet and
 # container), send the document (SSM refuses it while the agent is not registered), read the
 # verification, complete.

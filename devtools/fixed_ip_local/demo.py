@@ -1,5 +1,5 @@
 """`make demo`: the seed article's scenario through the real controller, on the local
-simulated AWS. Exit status 1 when any invariant of DESIGN section 4 breaks at any step."""
+simulated AWS. Exit status 1 when any invariant of docs/design.md section 4 breaks at any step."""
 
 from __future__ import annotations
 
@@ -197,8 +197,14 @@ def run(
         try:
             moto_patches.apply()
             session = boto3.Session(region_name=REGION)
+            # Group and pool `web`, as in examples/ and `make local-aws`.
             world = build_world(
-                session, per_az=per_az, azs=azs, max_size=per_az * azs, terminate_hook=True
+                session,
+                group="web",
+                per_az=per_az,
+                azs=azs,
+                max_size=per_az * azs,
+                terminate_hook=True,
             )
             print(
                 f"fixed-ip demo on a local AWS (moto + fidelity patches), region {REGION}\n"

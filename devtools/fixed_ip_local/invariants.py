@@ -1,4 +1,4 @@
-"""DESIGN section 4's invariants, checked against the AWS state (moto or real, read-only).
+"""docs/design.md section 4's invariants, checked against the AWS state (moto or real, read-only).
 
 The one checker of the project: the simulation, the demo, the benchmark and every test
 (integration, fault, property) use it.

@@ -1,7 +1,21 @@
 """`make local-aws`: the simulated AWS (moto + fidelity patches) served on a loopback
-port, seeded with the demo's world and `pending` instances held in Pending:Wait, whose
-lifecycle events are written to .local-aws/events/ for `fixed-ip invoke` or
-`sam local invoke -e`. Patches hold because the server runs in this process."""
+port, holding what the documented walkthrough (docs/local-development.md) expects:
+
+- the example environment of examples/seed-environment.yaml: VPC `fixed-ip-example`
+  (10.0.0.0/16) with subnets `fixed-ip-example-a` / `-c` (10.0.0.0/24, 10.0.1.0/24), and the
+  group `web` (max 6) with the hooks `fixed-ip-launch` (ABANDON, 900 s, `{"pool": "web"}`)
+  and `fixed-ip-terminate`;
+- the controller stack `fixed-ip` "deployed" (local_stack.py) with the stack's SSM document,
+  so `fixed-ip doctor --group web` finds it;
+- `pending` instances held in Pending:Wait, whose lifecycle events are written to
+  .local-aws/events/ for `fixed-ip invoke` or `sam local invoke -e`.
+
+- the pool `web` of examples/pool-seed.yaml (server-a1..a3, server-c1..c3), created before
+  the group's first launch as the example stack does (an instance launched first would take
+  10.0.0.4 as its primary address), so `fixed-ip pool apply examples/pool-seed.yaml` finds
+  it as written: nothing to change.
+
+Patches hold because the server runs in this process."""
 
 from __future__ import annotations
 
@@ -14,10 +28,17 @@ from typing import Any
 
 import boto3
 
-from fixed_ip_local import moto_patches
+from fixed_ip_local import local_stack, moto_patches
 from fixed_ip_local.world import World, build_world
 
 REGION = "ap-northeast-1"
+# One name everywhere: examples/pool-seed.yaml, examples/seed-environment.yaml, the demo.
+ENVIRONMENT = "fixed-ip-example"
+GROUP = POOL = "web"
+# The example group's InstanceMaintenancePolicy MaxHealthyPercentage is 100 (moto does not
+# model the policy): the stack is deployed with the same headroom, so doctor computes the
+# pool's need as it would for the example (3 per AZ for max 6 over 2 AZs).
+STACK_PARAMETERS = {"MaxHealthyPercent": "100"}
 
 
 @dataclass
@@ -32,7 +53,12 @@ class LocalAws:
 
 
 def start(
-    *, host: str = "127.0.0.1", port: int = 5000, pending: int = 1, out_dir: Path | None = None
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    pending: int = 1,
+    out_dir: Path | None = None,
+    with_pool: bool = True,
 ) -> LocalAws:
     from moto.moto_api._internal.models import moto_api_backend
     from moto.server import ThreadedMotoServer
@@ -54,7 +80,17 @@ def start(
     clients = _EndpointSession(session, endpoint)
     events: list[dict[str, Any]] = []
     moto_patches.add_lifecycle_listener(events.append)
-    world = build_world(clients, per_az=3, azs=2)  # type: ignore[arg-type]
+    world = build_world(
+        clients,  # type: ignore[arg-type]
+        group=GROUP,
+        pool=POOL,
+        per_az=3 if with_pool else 0,
+        azs=2,
+        metadata={"pool": POOL},
+        terminate_hook=True,
+    )
+    _name_environment(clients.client("ec2"), world)
+    local_stack.deploy(clients, document=world.document, parameters=STACK_PARAMETERS)
     if pending:
         clients.client("autoscaling").set_desired_capacity(
             AutoScalingGroupName=world.group, DesiredCapacity=pending
@@ -75,6 +111,14 @@ def start(
     return LocalAws(server, endpoint, world, files)
 
 
+def _name_environment(ec2: Any, world: World) -> None:
+    """Name tags as examples/seed-environment.yaml sets them (subnets `<name>-a`, `-c`)."""
+    ec2.create_tags(Resources=[world.vpc_id], Tags=[{"Key": "Name", "Value": ENVIRONMENT}])
+    for az, subnet in world.subnets.items():
+        name = f"{ENVIRONMENT}-{az[-1]}"
+        ec2.create_tags(Resources=[subnet], Tags=[{"Key": "Name", "Value": name}])
+
+
 class _EndpointSession:
     """A boto3 session whose clients all talk to the local endpoint."""
 
@@ -89,21 +133,32 @@ class _EndpointSession:
 def serve(*, host: str = "127.0.0.1", port: int = 5000, pending: int = 1) -> int:
     local = start(host=host, port=port, pending=pending)
     first = local.event_files[0] if local.event_files else "events/launch.json"
+    pool = (
+        f"pool {local.world.pool!r} ({len(local.world.enis)} ENIs)"
+        if local.world.enis
+        else f"no pool ENI (pool {local.world.pool!r})"
+    )
     print(
         f"local AWS (moto + fixed-ip fidelity patches) on {local.endpoint}, region {REGION}\n"
-        f"seeded: pool {local.world.pool!r} ({len(local.world.enis)} ENIs), group "
-        f"{local.world.group!r} with hook {local.world.hook!r}, {len(local.event_files)} "
+        f"holds: VPC {ENVIRONMENT!r} with subnets {ENVIRONMENT}-a / -c, group "
+        f"{local.world.group!r} with hooks {local.world.hook!r} and 'fixed-ip-terminate', "
+        f"controller stack {local_stack.STACK!r}, {pool}, {len(local.event_files)} "
         f"instance(s) in Pending:Wait\n\n"
-        "In another shell:\n"
+        "In another shell (docs/local-development.md):\n"
         f"  export AWS_ENDPOINT_URL={local.endpoint} AWS_REGION={REGION} "
-        "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
+        f"AWS_DEFAULT_REGION={REGION} \\\n"
+        "         AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local\n"
+        "  .venv/bin/fixed-ip pool apply examples/pool-seed.yaml --check\n"
         f"  .venv/bin/fixed-ip invoke LaunchFunction -e {first}\n"
+        f"  .venv/bin/fixed-ip pool status --pool {local.world.pool}\n"
+        f"  .venv/bin/fixed-ip doctor --group {local.world.group}\n"
         "  aws ec2 describe-network-interfaces --filters Name=tag-key,Values=fixed-ip:pool\n"
         "  # where Docker runs (Linux: the container shares the host's loopback):\n"
         f"  sam build && sam local invoke LaunchFunction -e {first} --docker-network host \\\n"
         f"    --parameter-overrides LocalEndpointUrl={local.endpoint} "
         "--env-vars .local-aws/env.json\n\n"
-        "Ctrl-C stops it."
+        "Ctrl-C stops it.",
+        flush=True,
     )
     stop = threading.Event()
     try:

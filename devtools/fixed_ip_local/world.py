@@ -20,7 +20,7 @@ HOOK_NAME = "fixed-ip-launch"
 TERMINATE_HOOK_NAME = "fixed-ip-terminate"
 
 
-# The seed article's table (DESIGN section 1).
+# The seed article's table (docs/design.md section 1).
 @dataclass
 class World:
     region: str

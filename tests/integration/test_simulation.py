@@ -15,6 +15,7 @@ from fixed_ip_local.invariants import group_instances, pool_enis
 from fixed_ip_local.seed_claim import SeedClaim
 from fixed_ip_local.simulation import AsyncLambda, Simulation, pattern_matches, rules_from_template
 from fixed_ip_local.world import build_world
+from tests.docs.readme_demo import unseen_excerpt_lines
 from tests.helpers import load_event
 
 
@@ -137,28 +138,30 @@ def test_scale_in_releases_the_fixed_ip_and_scale_out_reuses_it(aws):
         sim.close()
 
 
-def _run_demo(**kw) -> tuple[int, str]:
+def _run_demo(tmp_path, **kw) -> tuple[int, str]:
+    """The demo with its log in the test's own directory (its default, .demo/ in the working
+    directory, is the user's)."""
     out = io.StringIO()
-    code = demo.run(out=out, **kw)
+    code = demo.run(out=out, log_path=tmp_path / "controller.log", **kw)
     return code, out.getvalue()
 
 
 @pytest.mark.slow
-def test_demo_passes_and_shows_every_step(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    code, text = _run_demo()
+def test_demo_passes_and_shows_every_step(tmp_path):
+    code, text = _run_demo(tmp_path)
     assert code == 0, text
     for n in range(1, 7):
         assert f"== step {n}:" in text
     assert "pool_exhausted" in text and "all invariants and expectations held" in text
     assert "VIOLATION" not in text
+    # The README shows lines of this output: refresh its excerpt when the demo changes.
+    assert unseen_excerpt_lines(text) == [], "README.md's demo excerpt is not what the demo prints"
 
 
 @pytest.mark.slow
 def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(launch_module, "decide", lambda failure, policy: "CONTINUE")
-    code, text = _run_demo()
+    code, text = _run_demo(tmp_path)
     assert code == 1
     assert "InService without a pool ENI" in text
 
@@ -170,6 +173,6 @@ def test_demo_fails_with_the_seed_algorithm(tmp_path, monkeypatch):
     # Bursts of 7 launches, each listing the pool a moment before it attaches (as the
     # article's two CLI calls do): lost races are certain, whatever the machine's load.
     monkeypatch.setattr(launch_module, "default_claim", lambda: SeedClaim(pause_seconds=0.3))
-    code, text = _run_demo(per_az=5)
+    code, text = _run_demo(tmp_path, per_az=5)
     assert code == 1
     assert "UNEXPECTED" in text

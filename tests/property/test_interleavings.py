@@ -3,7 +3,7 @@ real Launch, Terminate and Sweeper functions of template.yaml: launches, scale-i
 instances terminated under the controller, lifecycle events delivered late, twice,
 concurrently, out of order or never, hook timeouts, injected faults (throttling, lost
 races, the sandbox killed half way), and sweeper passes alone or during a delivery.
-After every step DESIGN section 4's invariants hold:
+After every step docs/design.md section 4's invariants hold:
 
 1. no ENI held by two instances, no instance with two pool ENIs;
 2. no InService instance without its pool ENI and its OS host name;

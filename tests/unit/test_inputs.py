@@ -54,10 +54,10 @@ def test_documented_event_parses():
     req = launch_request(event, SETTINGS)
     assert (req.instance_id, req.group, req.hook) == (
         "i-1234567890abcdef0",
-        "web-asg",
+        "web",
         "fixed-ip-launch",
     )
-    assert req.pool == "web-asg" and req.device_index == 1  # defaults: group name, index 1
+    assert req.pool == "web" and req.device_index == 1  # defaults: group name, index 1
     assert req.token not in repr(req)
 
 

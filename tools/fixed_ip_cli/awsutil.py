@@ -23,7 +23,7 @@ from fixed_ip.adapters import error_code
 from fixed_ip_cli.errors import AwsError, UsageError
 
 # Describe calls share a per-region token bucket with every other tool of the account
-# (DESIGN section 5): standard retries back off on throttling instead of failing.
+# (docs/design.md section 5): standard retries back off on throttling instead of failing.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
 
 _ACCESS_DENIED = {
