@@ -162,6 +162,42 @@ def test_networkmanager_writes_a_keyfile_matched_by_mac(
     _assert_idempotent(nss, instance, root)
 
 
+def test_networkmanager_reads_the_keyfile_as_written(
+    nss: Namespaces, instance: str, tmp_path: Path, nmcli: list[str]
+) -> None:
+    """NetworkManager's own keyfile parser (`nmcli --offline`, NetworkManager >= 1.40) reads
+    the keyfile and writes it back normalised: every setting survives (a setting the parser
+    did not understand, such as a malformed routing rule, would be dropped silently)."""
+    root = make_root(tmp_path, "networkmanager")
+    assert run_script(nss, instance, root).result["ok"]
+    keyfile = root / "etc/NetworkManager/system-connections/fixed-ip-ens6.nmconnection"
+    proc = subprocess.run(  # noqa: S603 - fixed argument list
+        [*nmcli, "--offline", "connection", "modify", "connection.id", "fixed-ip-ens6"],
+        input=keyfile.read_text(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+
+    def settings(text: str) -> dict[tuple[str, str], list[str]]:
+        return {(s, k): v for s, keys in parse_unit(text) for k, v in keys.items()}
+
+    ours, theirs = settings(keyfile.read_text()), settings(proc.stdout)
+    differ = {
+        key: (value, theirs.get(key)) for key, value in ours.items() if theirs.get(key) != value
+    }
+    assert differ == {
+        # Defaults are not written back; the rule's /32 is implied for a single address.
+        ("connection", "autoconnect"): (["true"], None),
+        ("ipv4", "routing-rule1"): (
+            [f"priority 1001 from {ADDRESS}/32 table 1001"],
+            [f"priority 1001 from {ADDRESS} table 1001"],
+        ),
+    }
+
+
 # --- systemd-networkd -------------------------------------------------------------------------
 
 
