@@ -278,6 +278,12 @@ wait_for_interface() {
 	local name
 	while :; do
 		name="$(interface_by_mac "$MAC")"
+		if [ -n "$name" ] && live_system && command -v udevadm >/dev/null; then
+			# A hot-plugged NIC shows up as ethN before udev gives it its predictable name:
+			# let udev finish, then look again.
+			udevadm settle --timeout=10 || true
+			name="$(interface_by_mac "$MAC")"
+		fi
 		if [ -n "$name" ]; then
 			echo "$name"
 			return 0
@@ -407,36 +413,52 @@ put_file() {
 }
 
 # --- live configuration with ip -------------------------------------------------------------
+# run_to_ensure CHECK... -- COMMAND...: run COMMAND unless CHECK already holds; when COMMAND
+# fails, accept it if CHECK holds now (the network manager may be adding the same thing at
+# the same time, and the kernel answers "File exists").
+run_to_ensure() {
+	local check=()
+	while [ "$1" != -- ]; do
+		check+=("$1")
+		shift
+	done
+	shift
+	if "${check[@]}"; then return 0; fi
+	if ! "$@" 2>/dev/null && ! "${check[@]}"; then
+		"$@" # once more, to fail with its own error (set -e reports the line)
+	fi
+	R_CHANGED=true
+	note "$*"
+}
+
+# shellcheck disable=SC2329  # called through run_to_ensure
+link_up() {
+	grep -q '[<,]UP[,>]' <<<"$(ip_out -o link show dev "$1")"
+}
+
+# shellcheck disable=SC2329  # called through run_to_ensure
+table_has() {
+	# table_has REGEX: a route of our table matches.
+	grep -Eq "$1" <<<"$(ip_out -4 route show table "$TABLE")"
+}
+
+# shellcheck disable=SC2329  # called through run_to_ensure
+has_our_rule() {
+	grep -Eq "^[0-9]+:[[:space:]]+from ${ADDRESS//./\\.}(/32)? lookup $TABLE( |$)" \
+		<<<"$(ip_out -4 rule show)"
+}
+
 apply_live() {
 	local dev="$1"
-	if ! grep -q '[<,]UP[,>]' <<<"$(ip_out -o link show dev "$dev")"; then
-		ip link set dev "$dev" up
-		R_CHANGED=true
-		note "set $dev up"
-	fi
-	if ! address_present "$dev"; then
-		ip addr add "$ADDRESS/$PREFIX" dev "$dev"
-		R_CHANGED=true
-		note "added $ADDRESS/$PREFIX to $dev"
-	fi
+	run_to_ensure link_up "$dev" -- ip link set dev "$dev" up
+	run_to_ensure address_present "$dev" -- ip addr add "$ADDRESS/$PREFIX" dev "$dev"
 	# The subnet route first: the kernel checks the default route's gateway in this table.
-	if ! grep -Eq "^${CIDR//./\\.} dev $dev( |$)" <<<"$(ip_out -4 route show table "$TABLE")"; then
+	run_to_ensure table_has "^${CIDR//./\\.} dev $dev( |$)" -- \
 		ip route replace "$CIDR" dev "$dev" scope link src "$ADDRESS" table "$TABLE"
-		R_CHANGED=true
-		note "added $CIDR dev $dev to table $TABLE"
-	fi
-	local routes
-	routes="$(ip_out -4 route show table "$TABLE")"
-	if ! grep -Eq "^default via ${ROUTER//./\\.} dev $dev( |$)" <<<"$routes"; then
+	run_to_ensure table_has "^default via ${ROUTER//./\\.} dev $dev( |$)" -- \
 		ip route replace default via "$ROUTER" dev "$dev" table "$TABLE"
-		R_CHANGED=true
-		note "added default via $ROUTER dev $dev to table $TABLE"
-	fi
-	if [ "$(rule_table)" != "$TABLE" ]; then
+	run_to_ensure has_our_rule -- \
 		ip rule add from "$ADDRESS/32" table "$TABLE" priority "$PRIORITY"
-		R_CHANGED=true
-		note "added rule from $ADDRESS lookup $TABLE"
-	fi
 }
 
 # --- persistent configuration, one per manager ----------------------------------------------
@@ -694,7 +716,9 @@ if [ "$MODE" = configure ]; then
 			verify_live "$DEV"
 		done
 		# It writes its configuration again at every boot (udev rule + policy-routes@).
-		R_PERSISTED=true
+		if $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; then
+			R_PERSISTED=true
+		fi
 		;;
 	netplan | networkmanager | networkd)
 		# Called plainly, never in an && list or an if: bash ignores set -e inside a function

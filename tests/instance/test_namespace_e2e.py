@@ -101,7 +101,9 @@ def build(nss: Namespaces) -> dict[str, str]:
     return {"inst": inst, "router": router, "peer": peer}
 
 
-def connects(nss: Namespaces, ns: str, address: str, timeout: float = 1.5) -> bool:
+def connects(nss: Namespaces, ns: str, address: str, timeout: float = 6.0) -> bool:
+    """A TCP connection from `ns` to the listener at `address` gets its greeting (the
+    timeout covers SYN retransmissions on a busy machine)."""
     proc = nss.run(ns, sys.executable, "-c", CLIENT, address, str(timeout), str(PORT), check=False)
     return proc.returncode == 0
 
@@ -157,7 +159,7 @@ def test_the_fixed_address_answers_another_subnet_after_the_script_and_after_a_r
         # router's 10.0.1.1), but not the peer's: its replies would leave through ens5.
         assert connects(nss, peer, PRIMARY_ADDRESS)
         assert connects(nss, ns["router"], ADDRESS)
-        assert not connects(nss, peer, ADDRESS)
+        assert not connects(nss, peer, ADDRESS, timeout=2)
         main_before = live_state(nss, inst)["main"]
 
         first = run_script(nss, inst, root, host_name="server-a1")
@@ -178,7 +180,10 @@ def test_the_fixed_address_answers_another_subnet_after_the_script_and_after_a_r
 
         # A simulated reboot: everything live is gone, only the persisted files remain.
         flush_live(nss, inst, "ens6", ADDRESS, "1001")
-        assert not connects(nss, peer, ADDRESS)
+        assert not connects(nss, peer, ADDRESS, timeout=2)
+        # A reboot takes far longer than the router keeps the failed neighbour entry the
+        # attempt above left for 10.0.1.4 (a VPC has no ARP at all): forget it too.
+        nss.ip(ns["router"], "neigh", "flush", "dev", "rb")
         assert REBOOT[kind](nss, inst, root) == "ens6"
         assert connects(nss, peer, ADDRESS)
         # What was persisted is exactly what the script applies: nothing left to change.
