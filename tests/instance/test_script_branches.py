@@ -222,6 +222,28 @@ def test_networkd_writes_a_network_file_that_sorts_first(
     _assert_idempotent(nss, instance, root)
 
 
+def test_a_rule_of_someone_else_for_the_address_is_reported_and_ours_added_once(
+    nss: Namespaces, instance: str, tmp_path: Path
+) -> None:
+    """A rule for the fixed address that is evaluated before ours (priority 500, to a table
+    without a default route) makes the address fail: reported, and a second run neither
+    duplicates our rule nor claims a change."""
+    root = make_root(tmp_path, "networkd")
+    nss.ip(instance, "rule", "add", "from", ADDRESS, "table", "77", "priority", "500")
+    first = run_script(nss, instance, root)
+    assert not first.result["ok"]
+    assert first.result["rule_present"] and not first.result["table_route_present"]
+    again = run_script(nss, instance, root)
+    assert not again.result["ok"]
+    assert again.result["changed"] is False
+    assert again.result["message"].endswith(
+        "missing: default route out of ens6 in the rule's table"
+    ), again.result["message"]
+    rules = live_state(nss, instance)["rules"]
+    assert rules.count("from 10.0.1.4 lookup 1001") == 1
+    assert rules.count("from 10.0.1.4 lookup 77") == 1
+
+
 # --- amazon-ec2-net-utils (Amazon Linux) ------------------------------------------------------
 
 
@@ -261,8 +283,9 @@ def test_ec2_net_utils_that_never_configures_the_eni_fails_after_the_wait(
     message = run.result["message"]
     assert "Amazon Linux 2023" in message and "ec2-net-utils" in message
     assert f"address {ADDRESS} on ens6" in message and "rule 'from 10.0.1.4'" in message
-    # It configured nothing itself.
+    # It configured nothing itself, and nothing is said to survive a reboot.
     assert "from 10.0.1.4" not in live_state(nss, instance)["rules"]
+    assert run.result["persisted"] is False
 
 
 # --- what fixed-ip does not configure ---------------------------------------------------------
