@@ -386,8 +386,12 @@ missing_list() {
 }
 
 is_primary() {
-	# The main table's default route leaves through the primary interface; never ours.
-	grep -Eq "dev $1( |$)" <<<"$(ip_out -4 route show table main default)"
+	# The main table's default route leaves through the primary interface; never ours. Only
+	# the preferred one (lowest metric, listed first) counts: cloud-init may give a secondary
+	# interface its own DHCP default route with a higher metric (200).
+	local routes
+	routes="$(ip_out -4 route show table main default)"
+	grep -Eq "dev $1( |$)" <<<"${routes%%$'\n'*}"
 }
 
 # --- writing files --------------------------------------------------------------------------

@@ -433,6 +433,22 @@ def test_never_touches_the_primary_interface(
     assert not list((root / "etc/systemd/network").glob("09-*"))
 
 
+def test_a_secondary_default_route_of_cloud_init_does_not_make_the_eni_primary(
+    nss: Namespaces, instance: str, tmp_path: Path
+) -> None:
+    """cloud-init, when it sees the ENI at boot, gives it DHCP and a default route in the
+    main table with metric 200: the primary is still the preferred default route's."""
+    root = make_root(tmp_path, "networkd")
+    nss.ip(instance, "link", "set", "ens6", "up")
+    nss.ip(instance, "addr", "add", f"{ADDRESS}/24", "dev", "ens6")
+    nss.ip(instance, "route", "add", "default", "via", "10.0.1.1", "dev", "ens6", "metric", "200")
+    main = live_state(nss, instance)["main"]
+    run = run_script(nss, instance, root)
+    assert run.result["ok"], run.result["message"]
+    assert run.result["interface"] == "ens6"
+    assert live_state(nss, instance)["main"] == main  # left as it was
+
+
 # --- host name --------------------------------------------------------------------------------
 
 
