@@ -41,6 +41,11 @@ if [ "${SSM_Mode:0:1}" = "{" ]; then SSM_Mode=""; fi
 ROOT="${FIXED_IP_ROOT:-}"
 WAIT_SECONDS="${FIXED_IP_WAIT_SECONDS:-25}"
 MANAGED_MARK="managed by fixed-ip"
+# Services (hostnamectl, nmcli, networkctl, udevadm) are asked for only on a real instance:
+# the real root (never a fixture tree) with systemd as PID 1. Decided before anything is
+# written: `netplan generate` creates /run/systemd/system even where systemd does not run.
+LIVE=false
+if [ -z "$ROOT" ] && [ "$(cat /proc/1/comm 2>/dev/null || true)" = systemd ]; then LIVE=true; fi
 
 # --- result ---------------------------------------------------------------------------------
 R_MODE="configure"
@@ -278,7 +283,7 @@ wait_for_interface() {
 	local name
 	while :; do
 		name="$(interface_by_mac "$MAC")"
-		if [ -n "$name" ] && live_system && command -v udevadm >/dev/null; then
+		if [ -n "$name" ] && $LIVE && command -v udevadm >/dev/null; then
 			# A hot-plugged NIC shows up as ethN before udev gives it its predictable name:
 			# let udev finish, then look again.
 			udevadm settle --timeout=10 || true
@@ -326,10 +331,6 @@ detect_manager() {
 	fi
 }
 
-live_system() {
-	# Services are only asked about on the real root (never for a fixture tree).
-	[ -z "$ROOT" ] && [ -d /run/systemd/system ]
-}
 
 # --- checks of the live state ---------------------------------------------------------------
 # The output of a read-only ip command, empty when it fails (a table that does not exist yet).
@@ -585,7 +586,7 @@ EOF
 	# NetworkManager ignores keyfiles readable by others.
 	put_file "$file" 600 "$content"
 	R_PERSISTED=true
-	if live_system && command -v nmcli >/dev/null &&
+	if $LIVE && command -v nmcli >/dev/null &&
 		[ "$(nmcli -t -f RUNNING general 2>/dev/null)" = running ]; then
 		# Load and activate the profile on this device only (the primary is not touched);
 		# a failure here is reported by the verification below.
@@ -632,7 +633,7 @@ EOF
 	fi
 	put_file "$file" 644 "$content"
 	R_PERSISTED=true
-	if live_system && command -v networkctl >/dev/null; then
+	if $LIVE && command -v networkctl >/dev/null; then
 		# networkd drops routing rules it does not know of (ManageForeignRoutingPolicyRules):
 		# make it read the new file, as amazon-ec2-net-utils does after a hot-plug.
 		networkctl reload || problem "networkctl reload failed"
@@ -642,17 +643,20 @@ EOF
 # --- host name ------------------------------------------------------------------------------
 set_host_name() {
 	local name="$1" current hosts_file line new_hosts
+	local use_hostnamectl=false
+	if $LIVE && command -v hostnamectl >/dev/null; then use_hostnamectl=true; fi
 	current="$(hostname)"
 	if [ "${current,,}" != "${name,,}" ]; then
-		if live_system && command -v hostnamectl >/dev/null; then
-			hostnamectl set-hostname "$name"
-		else
+		# hostnamectl sets the transient and the static name (/etc/hostname); where it cannot
+		# (systemd-hostnamed unavailable), hostname and /etc/hostname do the same.
+		if ! $use_hostnamectl || ! hostnamectl set-hostname "$name"; then
+			use_hostnamectl=false
 			hostname "$name"
 		fi
 		R_CHANGED=true
 		note "host name $current -> $name"
 	fi
-	if ! live_system || ! command -v hostnamectl >/dev/null; then
+	if ! $use_hostnamectl; then
 		put_file /etc/hostname 644 "$name"
 	fi
 	# cloud-init sets the host name from the metadata at every boot, and may rewrite
