@@ -240,6 +240,7 @@ fi
 if [[ ! "$WAIT_SECONDS" =~ ^[0-9]{1,3}$ ]]; then
 	fail "FIXED_IP_WAIT_SECONDS must be a number of seconds, got '${WAIT_SECONDS:0:20}'"
 fi
+# SECONDS counts whole seconds: waiting while SECONDS <= DEADLINE waits at least WAIT_SECONDS.
 DEADLINE=$((SECONDS + WAIT_SECONDS))
 
 # --- the system -----------------------------------------------------------------------------
@@ -293,7 +294,7 @@ wait_for_interface() {
 			echo "$name"
 			return 0
 		fi
-		[ "$SECONDS" -lt "$DEADLINE" ] || return 1
+		[ "$SECONDS" -le "$DEADLINE" ] || return 1
 		sleep 1
 	done
 }
@@ -719,7 +720,7 @@ if [ "$MODE" = configure ]; then
 		# address): wait for it, bounded, and change nothing.
 		verify_live "$DEV"
 		while ! { $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; } &&
-			[ "$SECONDS" -lt "$DEADLINE" ]; do
+			[ "$SECONDS" -le "$DEADLINE" ]; do
 			sleep 1
 			verify_live "$DEV"
 		done
