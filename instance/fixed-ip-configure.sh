@@ -377,6 +377,15 @@ verify_live() {
 	return 0
 }
 
+wait_until_verified() {
+	verify_live "$1"
+	while ! { $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; } &&
+		[ "$SECONDS" -le "$DEADLINE" ]; do
+		sleep 1
+		verify_live "$1"
+	done
+}
+
 missing_list() {
 	local missing=()
 	$R_ADDRESS_PRESENT || missing+=("address $ADDRESS on $1")
@@ -718,12 +727,7 @@ if [ "$MODE" = configure ]; then
 	ec2-net-utils)
 		# It configures the hot-plugged interface itself (DHCP, table 10000+N, a rule per
 		# address): wait for it, bounded, and change nothing.
-		verify_live "$DEV"
-		while ! { $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; } &&
-			[ "$SECONDS" -le "$DEADLINE" ]; do
-			sleep 1
-			verify_live "$DEV"
-		done
+		wait_until_verified "$DEV"
 		# It writes its configuration again at every boot (udev rule + policy-routes@).
 		if $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; then
 			R_PERSISTED=true
@@ -752,7 +756,10 @@ if [ "$MODE" = configure ]; then
 	esac
 fi
 
-if [ "$MODE" != skip ]; then
+if [ "$MODE" = verify ]; then
+	# Whatever the operator set up (a udev rule, a boot script) may still be at work.
+	wait_until_verified "$DEV"
+elif [ "$MODE" != skip ]; then
 	verify_live "$DEV"
 fi
 

@@ -338,6 +338,28 @@ def test_verify_mode_checks_without_changing_anything(
     assert snapshot(root) == files and live_state(nss, instance) == live
 
 
+def test_verify_mode_waits_for_what_the_operator_configures(
+    nss: Namespaces, instance: str, tmp_path: Path
+) -> None:
+    root = make_root(tmp_path, "none")
+    # The operator's own hot-plug handling configures the ENI 2 s after the script started.
+    steps = [
+        "ip link set ens6 up",
+        f"ip addr add {ADDRESS}/24 dev ens6",
+        "ip route add default via 10.0.1.1 dev ens6 table 77",
+        f"ip rule add from {ADDRESS} table 77",
+    ]
+    configure = subprocess.Popen(  # noqa: S603 - fixed argument list
+        [IP, "netns", "exec", instance, "sh", "-c", "sleep 2; " + " && ".join(steps)]
+    )
+    try:
+        run = run_script(nss, instance, root, mode="verify", wait=15)
+    finally:
+        configure.wait(timeout=30)
+    assert run.result["ok"], run.result["message"]
+    assert run.seconds >= 2
+
+
 def test_verify_mode_accepts_any_table_the_operator_chose(
     nss: Namespaces, instance: str, tmp_path: Path
 ) -> None:
