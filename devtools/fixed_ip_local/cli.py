@@ -46,7 +46,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         function = TemplateFunction.from_template(
             args.function,
             parameters=_pairs(args.parameter_overrides, "--parameter-overrides"),
-            resource_names={"HostnameDocument": args.document},
+            resource_names={"ConfigureDocument": args.document},
         )
     except TemplateError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--document",
-        default="fixed-ip-HostnameDocument",
+        default="fixed-ip-ConfigureDocument",
         help="name of the deployed host-name SSM document (default: the local one)",
     )
     p.set_defaults(func=cmd_invoke)

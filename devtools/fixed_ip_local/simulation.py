@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fixed_ip_local import moto_patches
+from fixed_ip_local.events import scheduled_event
 from fixed_ip_local.invariants import group_instances, pool_enis, violations
 from fixed_ip_local.lambda_runner import (
     FunctionRunner,
@@ -164,6 +165,7 @@ class Row:
     ip: str = "-"
     host_name: str = "-"
     eni_id: str = "-"
+    os: str = "-"  # the instance's OS view, e.g. "ens6 10.0.0.4 rule ok"
 
 
 @dataclass
@@ -212,7 +214,7 @@ class Simulation:
                 TemplateFunction.from_template(
                     name,
                     parameters=parameters,
-                    resource_names={"HostnameDocument": world.document},
+                    resource_names={"ConfigureDocument": world.document},
                 ),
                 extra_env={**FAST_POLLS, **sweeper_env},
             )
@@ -233,6 +235,12 @@ class Simulation:
         self.dropped: list[dict[str, Any]] = []
         self._drop = 0
         moto_patches.add_lifecycle_listener(self._deliver)
+
+    def fail_os_next(self, count: int = 1, distribution: str = "unknown") -> None:
+        """The OS of the next `count` instances launched cannot configure the fixed address
+        (default: a distribution nothing the script knows manages), so the controller
+        abandons them `os_address_failed` and Auto Scaling replaces them."""
+        moto_patches.queue_instance_os(distribution, count, region=self.world.region)
 
     def drop_next_events(self, count: int) -> None:
         """EventBridge delivers best-effort: lose the next `count` lifecycle events."""
@@ -344,17 +352,7 @@ class Simulation:
 
     def sweep(self) -> dict[str, Any]:
         """One scheduled pass of the sweeper (EventBridge Scheduler's event shape)."""
-        event = {
-            "version": "0",
-            "id": "sweep",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "123456789012",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": self.world.region,
-            "resources": [],
-            "detail": {},
-        }
+        event = scheduled_event(self.world.region)
         return self.runners["SweeperFunction"].invoke(event)
 
     # -- Reporting -------------------------------------------------------------------------
@@ -378,6 +376,9 @@ class Simulation:
                 row.ip, row.eni_id = eni["PrivateIpAddress"], eni["NetworkInterfaceId"]
                 tags = {t["Key"]: t["Value"] for t in eni.get("TagSet", [])}
                 row.host_name = moto_patches.os_hostname(iid) or f"({tags.get(HOSTNAME_TAG)}?)"
+            view = moto_patches.instance_os(iid)
+            if view is not None:
+                row.os = view["summary"]
             rows.append(row)
         return rows
 
@@ -403,7 +404,11 @@ class Simulation:
                 values = value if isinstance(value, list) else [value]
                 metrics[m["Name"]] = metrics.get(m["Name"], 0) + sum(values)
         found = violations(
-            self.session, self.world.group, self.world.pool, os_hostname=moto_patches.os_hostname
+            self.session,
+            self.world.group,
+            self.world.pool,
+            os_hostname=moto_patches.os_hostname,
+            os_address=moto_patches.os_address,
         )
         found += self._unanswered()
         return StepReport(

@@ -11,25 +11,29 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixed_ip.controller import launch_request
+from fixed_ip.claim import spread_order
 from fixed_ip.errors import (
     AgentNotOnline,
     BadHostNameTag,
     CommandFailed,
     CommandTimedOut,
+    HostnameFailed,
     InstanceGone,
+    InstanceStepFailure,
     InvalidEvent,
     InvalidHostName,
+    OsAddressFailed,
     PoolExhausted,
 )
 from fixed_ip.hostname import validate_hostname
-from fixed_ip.launch import ABANDON, CONTINUE, decide, spread_order
+from fixed_ip.inputs import launch_request
+from fixed_ip.launch import ABANDON, CONTINUE, decide
 from fixed_ip.models import PoolEni, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from fixed_ip_local.lambda_runner import load_template
 from tests.helpers import load_event
 
-SETTINGS = Settings(hostname_document="doc")
+SETTINGS = Settings(document="doc")
 DOCUMENT_PATTERN = re.compile(
     load_template()["Resources"]["ConfigureDocument"]["Properties"]["Content"]["parameters"][
         "HostName"
@@ -111,6 +115,10 @@ FAILURES = st.sampled_from(
         AgentNotOnline("x"),
         CommandFailed("x"),
         CommandTimedOut("x"),
+        OsAddressFailed("x"),
+        HostnameFailed("x"),
+        CommandFailed("x", only_host_name=True),
+        AgentNotOnline("x", only_host_name=True),
     ]
 )
 
@@ -120,7 +128,7 @@ def test_only_host_name_step_failures_follow_the_policy(failure, policy):
     result = decide(failure, policy)
     if failure is None:
         assert result == CONTINUE
-    elif isinstance(failure, AgentNotOnline | CommandFailed | CommandTimedOut):
+    elif isinstance(failure, InstanceStepFailure) and failure.only_host_name:
         assert result == policy
     else:
         assert result == ABANDON  # never InService without the fixed IP

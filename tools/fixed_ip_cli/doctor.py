@@ -32,10 +32,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from fixed_ip.capacity import az_share
 from fixed_ip.errors import InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.models import GROUPS_TAG, groups_admit
-from fixed_ip.sweeper import az_share
 from fixed_ip_cli.awsutil import aws_errors, client, error_code, paginate, tags_of
 from fixed_ip_cli.errors import AwsError
 from fixed_ip_cli.spec import DEFAULT_HOST_NAME_TAG, POOL_TAG
@@ -191,8 +191,8 @@ class Deployment:
     def document_name(self) -> str | None:
         return (
             self.options.document
-            or self.function_env.get("FIXED_IP_HOSTNAME_DOCUMENT")
-            or self._output("HostnameDocumentName")
+            or self.function_env.get("FIXED_IP_DOCUMENT")
+            or self._output("ConfigureDocumentName")
         )
 
     @property
@@ -455,7 +455,7 @@ def check_stack(d: Deployment) -> Check:
         f"{label} {outputs[key]}"
         for key, label in (
             ("LaunchFunctionName", "function"),
-            ("HostnameDocumentName", "document"),
+            ("ConfigureDocumentName", "document"),
             ("LaunchRuleName", "rule"),
         )
         if key in outputs
@@ -537,12 +537,11 @@ def check_function(d: Deployment) -> Check:
     ):
         if fname and fconfig and (problem := _function_state(role, fname, fconfig)):
             return problem
-    if "FIXED_IP_HOSTNAME_DOCUMENT" not in d.function_env:
+    if "FIXED_IP_DOCUMENT" not in d.function_env:
         return Check(
             "function",
             WARN,
-            message + "; its environment has no FIXED_IP_HOSTNAME_DOCUMENT: is it the "
-            "fixed-ip controller?",
+            message + "; its environment has no FIXED_IP_DOCUMENT: is it the fixed-ip controller?",
             fix="give --function the LaunchFunctionName output of the controller stack",
         )
     return Check("function", PASS, message)
@@ -577,7 +576,7 @@ def check_document(d: Deployment) -> Check:
             FAIL,
             f"SSM document {name} is a {kind} document in status {status}; expected an Active "
             "Command document",
-            fix="give --document the HostnameDocumentName output of the controller stack",
+            fix="give --document the ConfigureDocumentName output of the controller stack",
         )
     return Check("document", PASS, f"SSM document {name}: Command, Active")
 

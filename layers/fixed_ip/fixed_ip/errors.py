@@ -80,6 +80,17 @@ class Definitive(FixedIpError):
     """A failure that retrying cannot mend."""
 
 
+class AwsRefused(Definitive):
+    """AWS gave an answer that asking again cannot change (fixed_ip.error_codes): an
+    attachment limit, a denied permission, an invalid parameter, an unknown code. The
+    reason names the kind; `aws_error` carries the code for the log line."""
+
+    def __init__(self, message: str, *, reason: str, aws_error: str, **context: Any) -> None:
+        super().__init__(message, aws_error=aws_error, **context)
+        self.reason = reason
+        self.aws_error = aws_error
+
+
 class ClaimFailure(Definitive):
     """The instance cannot get a pool ENI: always ABANDON."""
 
@@ -116,20 +127,51 @@ class BadHostNameTag(ClaimFailure):
     reason = "invalid_host_name"
 
 
-class HostnameStepFailure(Definitive):
-    """Setting the OS host name failed: the `OnHostnameFailure` policy decides."""
+class DocumentRefused(Definitive):
+    """SSM refused the document's parameters (InvalidParameters): the stack's document
+    and this controller disagree; retrying cannot help."""
+
+    reason = "document_refused_parameters"
 
 
-class AgentNotOnline(HostnameStepFailure):
+class InstanceStepFailure(Definitive):
+    """The step on the instance (through SSM) failed: ABANDON, since the fixed address is
+    not verified in the OS. `only_host_name` when nothing but the host name was at stake
+    (the address was verified, or OsConfiguration is `skip`): then the operator's
+    `OnHostnameFailure` policy decides."""
+
+    only_host_name = False
+
+    def __init__(self, message: str, *, only_host_name: bool | None = None, **context: Any):
+        super().__init__(message, **context)
+        if only_host_name is not None:
+            self.only_host_name = only_host_name
+
+
+class AgentNotOnline(InstanceStepFailure):
     reason = "ssm_agent_not_online"
 
 
-class CommandFailed(HostnameStepFailure):
+class CommandFailed(InstanceStepFailure):
     reason = "command_failed"
 
 
-class CommandTimedOut(HostnameStepFailure):
+class CommandTimedOut(InstanceStepFailure):
     reason = "command_timed_out"
+
+
+class OsAddressFailed(InstanceStepFailure):
+    """The instance's own verification says the fixed address is not configured (or it
+    printed no verification at all)."""
+
+    reason = "os_address_failed"
+
+
+class HostnameFailed(InstanceStepFailure):
+    """The address is verified but the host name could not be set."""
+
+    reason = "host_name_failed"
+    only_host_name = True
 
 
 # --- Transient: raised so Lambda retries ---------------------------------------------

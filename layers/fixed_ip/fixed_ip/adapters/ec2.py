@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fixed_ip.adapters import error_code
+from fixed_ip.error_codes import definitive, error_code
 from fixed_ip.errors import AttachRejected, EniGone, EniInUse, InstanceGone, InstanceNotReady
 from fixed_ip.models import Instance, Interface, PoolEni
 from fixed_ip.ports import Compute
@@ -36,6 +36,8 @@ class Ec2Compute(Compute):
     def __init__(self, client: Any, *, hostname_tag_key: str = "HostName") -> None:
         self.client = client
         self.hostname_tag_key = hostname_tag_key
+        # A subnet's IPv4 CIDR never changes: one DescribeSubnets per subnet and container.
+        self._cidrs: dict[str, str] = {}
 
     def describe_instance(self, instance_id: str) -> Instance | None:
         try:
@@ -62,8 +64,7 @@ class Ec2Compute(Compute):
                     found.extend(self._instance(raw) for raw in reservation.get("Instances", []))
         return found
 
-    @staticmethod
-    def _instance(raw: dict[str, Any]) -> Instance:
+    def _instance(self, raw: dict[str, Any]) -> Instance:
         interfaces = tuple(
             Interface(
                 eni_id=ni["NetworkInterfaceId"],
@@ -71,15 +72,17 @@ class Ec2Compute(Compute):
             )
             for ni in raw.get("NetworkInterfaces", [])
         )
+        tags = _tags(raw.get("Tags"))
         return Instance(
             instance_id=raw["InstanceId"],
             state=raw.get("State", {}).get("Name", "unknown"),
             az=raw.get("Placement", {}).get("AvailabilityZone", ""),
             vpc_id=raw.get("VpcId"),
-            group=_tags(raw.get("Tags")).get(GROUP_TAG),
+            group=tags.get(GROUP_TAG),
             interfaces=interfaces,
             launch_time=raw.get("LaunchTime"),
             state_changed_at=_transition_time(raw.get("StateTransitionReason")),
+            host_name=tags.get(self.hostname_tag_key),
         )
 
     def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
@@ -105,10 +108,12 @@ class Ec2Compute(Compute):
             vpc_id=raw.get("VpcId", ""),
             status=raw.get("Status", "unknown"),
             host_name=tags.get(self.hostname_tag_key),
+            mac=raw.get("MacAddress"),
             instance_id=instance_id,
             device_index=attachment.get("DeviceIndex") if instance_id else None,
             attachment_id=attachment.get("AttachmentId") if instance_id else None,
             tags=tags,
+            attached_at=attachment.get("AttachTime") if instance_id else None,
         )
 
     def attach(self, *, eni_id: str, instance_id: str, device_index: int) -> str:
@@ -130,6 +135,12 @@ class Ec2Compute(Compute):
                 raise InstanceNotReady(f"{instance_id} cannot take an ENI now", **ctx) from exc
             if code == "InvalidParameterValue":
                 raise AttachRejected(f"attach of {eni_id} to {instance_id} refused", **ctx) from exc
+            refused = definitive(
+                exc, f"attach of {eni_id} to {instance_id} at device index {device_index}"
+            )
+            if refused is not None:
+                # e.g. AttachmentLimitExceeded, UnauthorizedOperation: ABANDON at once.
+                raise refused from exc
             raise
         return str(resp.get("AttachmentId", ""))
 
@@ -157,6 +168,17 @@ class Ec2Compute(Compute):
     def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
         return self._enis([{"Name": f"tag:{tag_key}", "Values": [pool]}])
 
+    def subnet_vpcs(self, subnet_ids: list[str]) -> dict[str, str]:
+        if not subnet_ids:
+            return {}
+        # A filter, not SubnetIds=: a deleted subnet is left out instead of failing.
+        paginator = self.client.get_paginator("describe_subnets")
+        return {
+            s["SubnetId"]: s["VpcId"]
+            for page in paginator.paginate(Filters=[{"Name": "subnet-id", "Values": subnet_ids}])
+            for s in page.get("Subnets", [])
+        }
+
     def detach(self, attachment_id: str) -> bool:
         try:
             self.client.detach_network_interface(AttachmentId=attachment_id)
@@ -170,3 +192,9 @@ class Ec2Compute(Compute):
         self.client.create_tags(
             Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
+
+    def subnet_cidr(self, subnet_id: str) -> str:
+        if subnet_id not in self._cidrs:
+            resp = self.client.describe_subnets(SubnetIds=[subnet_id])
+            self._cidrs[subnet_id] = str(resp["Subnets"][0]["CidrBlock"])
+        return self._cidrs[subnet_id]
