@@ -289,6 +289,7 @@ def run_script(
     wait: int = 2,
     host_name_before: str | None = None,
     as_instance: bool = False,
+    parameters: dict[str, list[str]] | None = None,
 ) -> ScriptRun:
     """Run the script in namespace `ns` (and a fresh UTS namespace whose host name starts as
     `host_name_before`, by default the root's /etc/hostname, as after a boot), with the
@@ -296,7 +297,11 @@ def run_script(
 
     `as_instance`: run it as the agent does on an instance, without FIXED_IP_ROOT, in a
     mount namespace where /etc is the machine's /etc overlaid with `root`/etc (every write
-    lands in `root`/etc, the machine's /etc is never changed) and /run is an empty tmpfs."""
+    lands in `root`/etc, the machine's /etc is never changed) and /run is an empty tmpfs.
+
+    `parameters`: SendCommand's Parameters as the controller builds them; each becomes
+    SSM_<Name> as the agent passes it (ExecutionTimeout is the step's timeout, not a
+    variable), replacing the individual arguments."""
     if host_name_before is None:
         hostname_file = root / "etc/hostname" if root else None
         exists = hostname_file is not None and hostname_file.exists()
@@ -316,6 +321,10 @@ def run_script(
         env["SSM_HostName"] = host_name
     if mode is not None:
         env["SSM_Mode"] = mode
+    if parameters is not None:
+        for name in ("Address", "MacAddress", "SubnetCidr", "DeviceIndex", "HostName", "Mode"):
+            env.pop(f"SSM_{name}", None)
+        env.update({f"SSM_{k}": v[0] for k, v in parameters.items() if k != "ExecutionTimeout"})
     # The host name the script leaves is printed by the same UTS namespace, after it.
     wrapper = (
         'hostname "$1" && "$2"; status=$?; echo "HOSTNAME_AFTER $(hostname)" >&2; exit $status'
