@@ -65,9 +65,11 @@ test: lint instance-deps
 
 # What tests/instance needs from the distribution (netplan.io for `netplan generate`,
 # iproute2 for `ip netns`): installed with apt-get only when missing and run as root (as CI
-# does). Never fatal: the tests that need them skip, saying why.
-instance-deps:
-	@bash tests/instance/install-deps.sh || echo "note: tests needing netplan or ip will skip"
+# does); nmcli unpacked into the venv (not installed). Never fatal: the tests that need
+# them skip, saying why.
+instance-deps: $(STAMP)
+	@bash tests/instance/install-deps.sh $(VENV)/nmcli || \
+		echo "note: tests needing netplan, ip or nmcli will skip"
 
 # Copy instance/fixed-ip-configure.sh into template.yaml's ConfigureDocument (CloudFormation
 # takes the document inline; a test fails when the copy differs).

@@ -41,6 +41,11 @@ if [ "${SSM_Mode:0:1}" = "{" ]; then SSM_Mode=""; fi
 ROOT="${FIXED_IP_ROOT:-}"
 WAIT_SECONDS="${FIXED_IP_WAIT_SECONDS:-25}"
 MANAGED_MARK="managed by fixed-ip"
+# Services (hostnamectl, nmcli, networkctl, udevadm) are asked for only on a real instance:
+# the real root (never a fixture tree) with systemd as PID 1. Decided before anything is
+# written: `netplan generate` creates /run/systemd/system even where systemd does not run.
+LIVE=false
+if [ -z "$ROOT" ] && [ "$(cat /proc/1/comm 2>/dev/null || true)" = systemd ]; then LIVE=true; fi
 
 # --- result ---------------------------------------------------------------------------------
 R_MODE="configure"
@@ -235,6 +240,7 @@ fi
 if [[ ! "$WAIT_SECONDS" =~ ^[0-9]{1,3}$ ]]; then
 	fail "FIXED_IP_WAIT_SECONDS must be a number of seconds, got '${WAIT_SECONDS:0:20}'"
 fi
+# SECONDS counts whole seconds: waiting while SECONDS <= DEADLINE waits at least WAIT_SECONDS.
 DEADLINE=$((SECONDS + WAIT_SECONDS))
 
 # --- the system -----------------------------------------------------------------------------
@@ -278,11 +284,17 @@ wait_for_interface() {
 	local name
 	while :; do
 		name="$(interface_by_mac "$MAC")"
+		if [ -n "$name" ] && $LIVE && command -v udevadm >/dev/null; then
+			# A hot-plugged NIC shows up as ethN before udev gives it its predictable name:
+			# let udev finish, then look again.
+			udevadm settle --timeout=10 || true
+			name="$(interface_by_mac "$MAC")"
+		fi
 		if [ -n "$name" ]; then
 			echo "$name"
 			return 0
 		fi
-		[ "$SECONDS" -lt "$DEADLINE" ] || return 1
+		[ "$SECONDS" -le "$DEADLINE" ] || return 1
 		sleep 1
 	done
 }
@@ -320,10 +332,6 @@ detect_manager() {
 	fi
 }
 
-live_system() {
-	# Services are only asked about on the real root (never for a fixture tree).
-	[ -z "$ROOT" ] && [ -d /run/systemd/system ]
-}
 
 # --- checks of the live state ---------------------------------------------------------------
 # The output of a read-only ip command, empty when it fails (a table that does not exist yet).
@@ -369,6 +377,15 @@ verify_live() {
 	return 0
 }
 
+wait_until_verified() {
+	verify_live "$1"
+	while ! { $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; } &&
+		[ "$SECONDS" -le "$DEADLINE" ]; do
+		sleep 1
+		verify_live "$1"
+	done
+}
+
 missing_list() {
 	local missing=()
 	$R_ADDRESS_PRESENT || missing+=("address $ADDRESS on $1")
@@ -380,8 +397,12 @@ missing_list() {
 }
 
 is_primary() {
-	# The main table's default route leaves through the primary interface; never ours.
-	grep -Eq "dev $1( |$)" <<<"$(ip_out -4 route show table main default)"
+	# The main table's default route leaves through the primary interface; never ours. Only
+	# the preferred one (lowest metric, listed first) counts: cloud-init may give a secondary
+	# interface its own DHCP default route with a higher metric (200).
+	local routes
+	routes="$(ip_out -4 route show table main default)"
+	grep -Eq "dev $1( |$)" <<<"${routes%%$'\n'*}"
 }
 
 # --- writing files --------------------------------------------------------------------------
@@ -407,36 +428,52 @@ put_file() {
 }
 
 # --- live configuration with ip -------------------------------------------------------------
+# run_to_ensure CHECK... -- COMMAND...: run COMMAND unless CHECK already holds; when COMMAND
+# fails, accept it if CHECK holds now (the network manager may be adding the same thing at
+# the same time, and the kernel answers "File exists").
+run_to_ensure() {
+	local check=()
+	while [ "$1" != -- ]; do
+		check+=("$1")
+		shift
+	done
+	shift
+	if "${check[@]}"; then return 0; fi
+	if ! "$@" 2>/dev/null && ! "${check[@]}"; then
+		"$@" # once more, to fail with its own error (set -e reports the line)
+	fi
+	R_CHANGED=true
+	note "$*"
+}
+
+# shellcheck disable=SC2329  # called through run_to_ensure
+link_up() {
+	grep -q '[<,]UP[,>]' <<<"$(ip_out -o link show dev "$1")"
+}
+
+# shellcheck disable=SC2329  # called through run_to_ensure
+table_has() {
+	# table_has REGEX: a route of our table matches.
+	grep -Eq "$1" <<<"$(ip_out -4 route show table "$TABLE")"
+}
+
+# shellcheck disable=SC2329  # called through run_to_ensure
+has_our_rule() {
+	grep -Eq "^[0-9]+:[[:space:]]+from ${ADDRESS//./\\.}(/32)? lookup $TABLE( |$)" \
+		<<<"$(ip_out -4 rule show)"
+}
+
 apply_live() {
 	local dev="$1"
-	if ! grep -q '[<,]UP[,>]' <<<"$(ip_out -o link show dev "$dev")"; then
-		ip link set dev "$dev" up
-		R_CHANGED=true
-		note "set $dev up"
-	fi
-	if ! address_present "$dev"; then
-		ip addr add "$ADDRESS/$PREFIX" dev "$dev"
-		R_CHANGED=true
-		note "added $ADDRESS/$PREFIX to $dev"
-	fi
+	run_to_ensure link_up "$dev" -- ip link set dev "$dev" up
+	run_to_ensure address_present "$dev" -- ip addr add "$ADDRESS/$PREFIX" dev "$dev"
 	# The subnet route first: the kernel checks the default route's gateway in this table.
-	if ! grep -Eq "^${CIDR//./\\.} dev $dev( |$)" <<<"$(ip_out -4 route show table "$TABLE")"; then
+	run_to_ensure table_has "^${CIDR//./\\.} dev $dev( |$)" -- \
 		ip route replace "$CIDR" dev "$dev" scope link src "$ADDRESS" table "$TABLE"
-		R_CHANGED=true
-		note "added $CIDR dev $dev to table $TABLE"
-	fi
-	local routes
-	routes="$(ip_out -4 route show table "$TABLE")"
-	if ! grep -Eq "^default via ${ROUTER//./\\.} dev $dev( |$)" <<<"$routes"; then
+	run_to_ensure table_has "^default via ${ROUTER//./\\.} dev $dev( |$)" -- \
 		ip route replace default via "$ROUTER" dev "$dev" table "$TABLE"
-		R_CHANGED=true
-		note "added default via $ROUTER dev $dev to table $TABLE"
-	fi
-	if [ "$(rule_table)" != "$TABLE" ]; then
+	run_to_ensure has_our_rule -- \
 		ip rule add from "$ADDRESS/32" table "$TABLE" priority "$PRIORITY"
-		R_CHANGED=true
-		note "added rule from $ADDRESS lookup $TABLE"
-	fi
 }
 
 # --- persistent configuration, one per manager ----------------------------------------------
@@ -559,7 +596,7 @@ EOF
 	# NetworkManager ignores keyfiles readable by others.
 	put_file "$file" 600 "$content"
 	R_PERSISTED=true
-	if live_system && command -v nmcli >/dev/null &&
+	if $LIVE && command -v nmcli >/dev/null &&
 		[ "$(nmcli -t -f RUNNING general 2>/dev/null)" = running ]; then
 		# Load and activate the profile on this device only (the primary is not touched);
 		# a failure here is reported by the verification below.
@@ -606,7 +643,7 @@ EOF
 	fi
 	put_file "$file" 644 "$content"
 	R_PERSISTED=true
-	if live_system && command -v networkctl >/dev/null; then
+	if $LIVE && command -v networkctl >/dev/null; then
 		# networkd drops routing rules it does not know of (ManageForeignRoutingPolicyRules):
 		# make it read the new file, as amazon-ec2-net-utils does after a hot-plug.
 		networkctl reload || problem "networkctl reload failed"
@@ -616,17 +653,20 @@ EOF
 # --- host name ------------------------------------------------------------------------------
 set_host_name() {
 	local name="$1" current hosts_file line new_hosts
+	local use_hostnamectl=false
+	if $LIVE && command -v hostnamectl >/dev/null; then use_hostnamectl=true; fi
 	current="$(hostname)"
 	if [ "${current,,}" != "${name,,}" ]; then
-		if live_system && command -v hostnamectl >/dev/null; then
-			hostnamectl set-hostname "$name"
-		else
+		# hostnamectl sets the transient and the static name (/etc/hostname); where it cannot
+		# (systemd-hostnamed unavailable), hostname and /etc/hostname do the same.
+		if ! $use_hostnamectl || ! hostnamectl set-hostname "$name"; then
+			use_hostnamectl=false
 			hostname "$name"
 		fi
 		R_CHANGED=true
 		note "host name $current -> $name"
 	fi
-	if ! live_system || ! command -v hostnamectl >/dev/null; then
+	if ! $use_hostnamectl; then
 		put_file /etc/hostname 644 "$name"
 	fi
 	# cloud-init sets the host name from the metadata at every boot, and may rewrite
@@ -687,14 +727,11 @@ if [ "$MODE" = configure ]; then
 	ec2-net-utils)
 		# It configures the hot-plugged interface itself (DHCP, table 10000+N, a rule per
 		# address): wait for it, bounded, and change nothing.
-		verify_live "$DEV"
-		while ! { $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; } &&
-			[ "$SECONDS" -lt "$DEADLINE" ]; do
-			sleep 1
-			verify_live "$DEV"
-		done
+		wait_until_verified "$DEV"
 		# It writes its configuration again at every boot (udev rule + policy-routes@).
-		R_PERSISTED=true
+		if $R_ADDRESS_PRESENT && $R_RULE_PRESENT && $R_TABLE_ROUTE_PRESENT; then
+			R_PERSISTED=true
+		fi
 		;;
 	netplan | networkmanager | networkd)
 		# Called plainly, never in an && list or an if: bash ignores set -e inside a function
@@ -719,7 +756,10 @@ if [ "$MODE" = configure ]; then
 	esac
 fi
 
-if [ "$MODE" != skip ]; then
+if [ "$MODE" = verify ]; then
+	# Whatever the operator set up (a udev rule, a boot script) may still be at work.
+	wait_until_verified "$DEV"
+elif [ "$MODE" != skip ]; then
 	verify_live "$DEV"
 fi
 

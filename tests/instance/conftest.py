@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +37,26 @@ def netplan() -> str:
         if not found:
             pytest.skip(f"netplan.io cannot be installed here: {proc.stderr.strip()[-300:]}")
     return found
+
+
+@pytest.fixture(scope="session")
+def nmcli() -> list[str]:
+    """NetworkManager's own nmcli, unpacked into the venv by `make instance-deps` (the
+    packages are downloaded, not installed); unpacked here when missing and possible. The
+    command to run, with the unpacked libnm on the library path."""
+    base = Path(sys.executable).resolve().parent.parent / "nmcli"
+    if not (base / "usr/bin/nmcli").exists():
+        subprocess.run(  # noqa: S603 - the repository's own script
+            [str(INSTALL_DEPS), str(base)], capture_output=True, check=False, timeout=600
+        )
+    binary = base / "usr/bin/nmcli"
+    if not binary.exists():
+        pytest.skip("nmcli unavailable: network-manager cannot be downloaded here (apt-get)")
+    libs = ":".join(str(p) for p in sorted((base / "usr/lib").glob("*-linux-gnu*")))
+    command = ["env", f"LD_LIBRARY_PATH={libs}", str(binary)]
+    probe = subprocess.run(  # noqa: S603 - fixed argument list
+        [*command, "--version"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode:
+        pytest.skip(f"the unpacked nmcli does not run here: {probe.stderr.strip()[-200:]}")
+    return command

@@ -3,7 +3,24 @@
 # netplan.io (its `netplan generate` validates the YAML the on-instance script writes) and
 # iproute2 (`ip netns`). Needs root and apt-get (Debian, Ubuntu; CI runs as root there);
 # elsewhere it says why not and exits 1, and the tests that need the tools skip with that reason.
+#
+# With a directory argument it also unpacks NetworkManager's nmcli (packages network-manager
+# and libnm0, downloaded, not installed: installing them would pull systemd and udev into
+# the machine) there, for `nmcli --offline`, which reads the keyfiles the script writes with
+# NetworkManager's own parser. That part needs no root.
 set -euo pipefail
+nmcli_dir="${1:-}"
+if [ -n "$nmcli_dir" ] && [ ! -x "$nmcli_dir/usr/bin/nmcli" ] && command -v apt-get >/dev/null &&
+	command -v dpkg >/dev/null; then
+	work="$(mktemp -d)"
+	trap 'rm -rf "$work"' EXIT
+	if (cd "$work" && apt-get download -qq network-manager libnm0 2>/dev/null); then
+		mkdir -p "$nmcli_dir"
+		for deb in "$work"/*.deb; do dpkg -x "$deb" "$nmcli_dir"; done
+	else
+		echo "could not download network-manager and libnm0 for nmcli --offline" >&2
+	fi
+fi
 missing=()
 command -v netplan >/dev/null 2>&1 || [ -x /usr/sbin/netplan ] || missing+=(netplan.io)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)

@@ -288,11 +288,20 @@ def run_script(
     host_name: str | None = "",
     wait: int = 2,
     host_name_before: str | None = None,
-    unset: tuple[str, ...] = (),
+    as_instance: bool = False,
+    parameters: dict[str, list[str]] | None = None,
 ) -> ScriptRun:
     """Run the script in namespace `ns` (and a fresh UTS namespace whose host name starts as
     `host_name_before`, by default the root's /etc/hostname, as after a boot), with the
-    parameters as the SSM agent passes them (SSM_<Name>)."""
+    parameters as the SSM agent passes them (SSM_<Name>).
+
+    `as_instance`: run it as the agent does on an instance, without FIXED_IP_ROOT, in a
+    mount namespace where /etc is the machine's /etc overlaid with `root`/etc (every write
+    lands in `root`/etc, the machine's /etc is never changed) and /run is an empty tmpfs.
+
+    `parameters`: SendCommand's Parameters as the controller builds them; each becomes
+    SSM_<Name> as the agent passes it (ExecutionTimeout is the step's timeout, not a
+    variable), replacing the individual arguments."""
     if host_name_before is None:
         hostname_file = root / "etc/hostname" if root else None
         exists = hostname_file is not None and hostname_file.exists()
@@ -306,19 +315,32 @@ def run_script(
         "SSM_SubnetCidr": cidr,
         "SSM_DeviceIndex": device_index,
     }
-    if root is not None:
+    if root is not None and not as_instance:
         env["FIXED_IP_ROOT"] = str(root)
     if host_name is not None:
         env["SSM_HostName"] = host_name
     if mode is not None:
         env["SSM_Mode"] = mode
-    for name in unset:
-        env.pop(name, None)
+    if parameters is not None:
+        for name in ("Address", "MacAddress", "SubnetCidr", "DeviceIndex", "HostName", "Mode"):
+            env.pop(f"SSM_{name}", None)
+        env.update({f"SSM_{k}": v[0] for k, v in parameters.items() if k != "ExecutionTimeout"})
     # The host name the script leaves is printed by the same UTS namespace, after it.
     wrapper = (
         'hostname "$1" && "$2"; status=$?; echo "HOSTNAME_AFTER $(hostname)" >&2; exit $status'
     )
-    cmd = ["ip", "netns", "exec", ns, "unshare", "--uts", "bash", "-c", wrapper, "fixed-ip-test"]
+    unshare = ["unshare", "--uts"]
+    if as_instance:
+        assert root is not None
+        work = root.parent / f"{root.name}-overlay-work"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        overlay = f"lowerdir=/etc,upperdir={root / 'etc'},workdir={work}"
+        wrapper = (
+            f"mount -t overlay overlay -o {overlay} /etc && mount -t tmpfs tmpfs /run && " + wrapper
+        )
+        unshare.append("--mount")  # private propagation: nothing leaks to the machine
+    cmd = ["ip", "netns", "exec", ns, *unshare, "bash", "-c", wrapper, "fixed-ip-test"]
     cmd += [host_name_before, str(SCRIPT)]
     started = time.monotonic()
     proc = subprocess.run(  # noqa: S603 - fixed argument list, no shell interpolation

@@ -162,6 +162,42 @@ def test_networkmanager_writes_a_keyfile_matched_by_mac(
     _assert_idempotent(nss, instance, root)
 
 
+def test_networkmanager_reads_the_keyfile_as_written(
+    nss: Namespaces, instance: str, tmp_path: Path, nmcli: list[str]
+) -> None:
+    """NetworkManager's own keyfile parser (`nmcli --offline`, NetworkManager >= 1.40) reads
+    the keyfile and writes it back normalised: every setting survives (a setting the parser
+    did not understand, such as a malformed routing rule, would be dropped silently)."""
+    root = make_root(tmp_path, "networkmanager")
+    assert run_script(nss, instance, root).result["ok"]
+    keyfile = root / "etc/NetworkManager/system-connections/fixed-ip-ens6.nmconnection"
+    proc = subprocess.run(  # noqa: S603 - fixed argument list
+        [*nmcli, "--offline", "connection", "modify", "connection.id", "fixed-ip-ens6"],
+        input=keyfile.read_text(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+
+    def settings(text: str) -> dict[tuple[str, str], list[str]]:
+        return {(s, k): v for s, keys in parse_unit(text) for k, v in keys.items()}
+
+    ours, theirs = settings(keyfile.read_text()), settings(proc.stdout)
+    differ = {
+        key: (value, theirs.get(key)) for key, value in ours.items() if theirs.get(key) != value
+    }
+    assert differ == {
+        # Defaults are not written back; the rule's /32 is implied for a single address.
+        ("connection", "autoconnect"): (["true"], None),
+        ("ipv4", "routing-rule1"): (
+            [f"priority 1001 from {ADDRESS}/32 table 1001"],
+            [f"priority 1001 from {ADDRESS} table 1001"],
+        ),
+    }
+
+
 # --- systemd-networkd -------------------------------------------------------------------------
 
 
@@ -184,6 +220,28 @@ def test_networkd_writes_a_network_file_that_sorts_first(
     ]
     _configured_live(nss, instance)
     _assert_idempotent(nss, instance, root)
+
+
+def test_a_rule_of_someone_else_for_the_address_is_reported_and_ours_added_once(
+    nss: Namespaces, instance: str, tmp_path: Path
+) -> None:
+    """A rule for the fixed address that is evaluated before ours (priority 500, to a table
+    without a default route) makes the address fail: reported, and a second run neither
+    duplicates our rule nor claims a change."""
+    root = make_root(tmp_path, "networkd")
+    nss.ip(instance, "rule", "add", "from", ADDRESS, "table", "77", "priority", "500")
+    first = run_script(nss, instance, root)
+    assert not first.result["ok"]
+    assert first.result["rule_present"] and not first.result["table_route_present"]
+    again = run_script(nss, instance, root)
+    assert not again.result["ok"]
+    assert again.result["changed"] is False
+    assert again.result["message"].endswith(
+        "missing: default route out of ens6 in the rule's table"
+    ), again.result["message"]
+    rules = live_state(nss, instance)["rules"]
+    assert rules.count("from 10.0.1.4 lookup 1001") == 1
+    assert rules.count("from 10.0.1.4 lookup 77") == 1
 
 
 # --- amazon-ec2-net-utils (Amazon Linux) ------------------------------------------------------
@@ -225,8 +283,9 @@ def test_ec2_net_utils_that_never_configures_the_eni_fails_after_the_wait(
     message = run.result["message"]
     assert "Amazon Linux 2023" in message and "ec2-net-utils" in message
     assert f"address {ADDRESS} on ens6" in message and "rule 'from 10.0.1.4'" in message
-    # It configured nothing itself.
+    # It configured nothing itself, and nothing is said to survive a reboot.
     assert "from 10.0.1.4" not in live_state(nss, instance)["rules"]
+    assert run.result["persisted"] is False
 
 
 # --- what fixed-ip does not configure ---------------------------------------------------------
@@ -277,6 +336,28 @@ def test_verify_mode_checks_without_changing_anything(
     assert after.result["ok"], after.result["message"]
     assert after.result["changed"] is False
     assert snapshot(root) == files and live_state(nss, instance) == live
+
+
+def test_verify_mode_waits_for_what_the_operator_configures(
+    nss: Namespaces, instance: str, tmp_path: Path
+) -> None:
+    root = make_root(tmp_path, "none")
+    # The operator's own hot-plug handling configures the ENI 2 s after the script started.
+    steps = [
+        "ip link set ens6 up",
+        f"ip addr add {ADDRESS}/24 dev ens6",
+        "ip route add default via 10.0.1.1 dev ens6 table 77",
+        f"ip rule add from {ADDRESS} table 77",
+    ]
+    configure = subprocess.Popen(  # noqa: S603 - fixed argument list
+        [IP, "netns", "exec", instance, "sh", "-c", "sleep 2; " + " && ".join(steps)]
+    )
+    try:
+        run = run_script(nss, instance, root, mode="verify", wait=15)
+    finally:
+        configure.wait(timeout=30)
+    assert run.result["ok"], run.result["message"]
+    assert run.seconds >= 2
 
 
 def test_verify_mode_accepts_any_table_the_operator_chose(
@@ -372,6 +453,22 @@ def test_never_touches_the_primary_interface(
     assert "ens5 carries the main table's default route" in run.result["message"]
     assert live_state(nss, instance) == before
     assert not list((root / "etc/systemd/network").glob("09-*"))
+
+
+def test_a_secondary_default_route_of_cloud_init_does_not_make_the_eni_primary(
+    nss: Namespaces, instance: str, tmp_path: Path
+) -> None:
+    """cloud-init, when it sees the ENI at boot, gives it DHCP and a default route in the
+    main table with metric 200: the primary is still the preferred default route's."""
+    root = make_root(tmp_path, "networkd")
+    nss.ip(instance, "link", "set", "ens6", "up")
+    nss.ip(instance, "addr", "add", f"{ADDRESS}/24", "dev", "ens6")
+    nss.ip(instance, "route", "add", "default", "via", "10.0.1.1", "dev", "ens6", "metric", "200")
+    main = live_state(nss, instance)["main"]
+    run = run_script(nss, instance, root)
+    assert run.result["ok"], run.result["message"]
+    assert run.result["interface"] == "ens6"
+    assert live_state(nss, instance)["main"] == main  # left as it was
 
 
 # --- host name --------------------------------------------------------------------------------

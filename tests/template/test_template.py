@@ -526,6 +526,11 @@ def test_document_parameters(translated: dict[str, Any]) -> None:
     }
 
 
+def test_document_fits_the_ssm_size_limit(translated: dict[str, Any]) -> None:
+    # SSM refuses Command document content over 64 KB; keep room to grow.
+    assert len(json.dumps(_document(translated)).encode()) < 48 * 1024
+
+
 @pytest.mark.parametrize(
     ("name", "accepted", "refused"),
     [
