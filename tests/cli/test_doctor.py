@@ -552,7 +552,7 @@ def test_the_groups_maintenance_policy_wins_over_the_stacks_parameter() -> None:
 def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run: Run, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from fixed_ip_cli import doctor as doctor_module
+    from fixed_ip_cli import awsutil
 
     def denied(**kwargs: Any) -> None:
         raise ClientError(
@@ -565,7 +565,7 @@ def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run:
         made.meta.events.register("before-call.events.ListRuleNamesByTarget", denied)
         return made
 
-    monkeypatch.setattr(doctor_module, "client", client)
+    monkeypatch.setattr(awsutil, "client", client)
     code, checks = doctor(run)
     assert code == EXIT_FAILED
     assert checks["rule"]["status"] == "fail"

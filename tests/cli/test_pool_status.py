@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fixed_ip_cli.errors import EXIT_OK
+from fixed_ip_cli.errors import EXIT_NOT_FOUND, EXIT_OK
 from fixed_ip_local.world import World, build_world, create_pool_eni
 from tests.cli.conftest import Run
 from tests.cli.deployment import complete_launches
@@ -88,9 +88,26 @@ def test_pool_filter_and_other_pools(aws, world: World, run: Run) -> None:
     ((db_az,),) = [p["azs"] for p in only["pools"]]
     assert (db_az["az"], db_az["total"], db_az["free"]) == ("ap-northeast-1a", 1, 1)
 
+
+def test_an_unknown_pool_exits_4_naming_the_pools_there(aws, world: World, run: Run) -> None:
     none = run("pool", "status", "--pool", "nothing")
-    assert none.code == EXIT_OK
-    assert "no ENI of pool nothing in ap-northeast-1" in none.out
+    assert none.code == EXIT_NOT_FOUND
+    assert none.out == ""
+    assert none.err == (
+        "error: no ENI of pool nothing in ap-northeast-1 (pools there: web-asg): check --pool "
+        "and --region, or create it with `fixed-ip pool apply SPEC.yaml`\n"
+    )
+    as_json = run("pool", "status", "--pool", "nothing", "-o", "json")
+    assert as_json.code == EXIT_NOT_FOUND
+    error = json.loads(as_json.out)["error"]
+    assert (error["type"], error["exit_code"]) == ("NotFound", EXIT_NOT_FOUND)
+    assert error["message"].startswith("no ENI of pool nothing in ap-northeast-1")
+
+
+def test_no_pool_at_all_is_not_an_error(aws, run: Run) -> None:
+    result = run("pool", "status")
+    assert result.code == EXIT_OK
+    assert result.out.startswith("no ENI of any pool in ap-northeast-1")
 
 
 def test_an_instance_outside_any_group_and_an_invalid_host_name(aws, run: Run) -> None:

@@ -4,25 +4,19 @@
     fixed-ip pool status [--pool P] [--output json]
     fixed-ip doctor --group NAME [--stack fixed-ip | --function F --document D]
 
-Every command takes --region and --profile (standard boto3 resolution otherwise, and
-AWS_ENDPOINT_URL for a local AWS). Expected failures print one `error:` line (plus one line
-per problem) on stderr, never a traceback, and exit with a documented code."""
+Every command takes the global options --region, --profile (standard boto3 resolution
+otherwise, and AWS_ENDPOINT_URL for a local AWS) and --output. Handlers raise `CliError`s;
+`fixed_ip_cli.main` reports them (one `error:` line plus one line per problem on stderr, or
+a JSON document) and exits with their documented code."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from fixed_ip_cli.errors import (
-    EXIT_CODES_HELP,
-    EXIT_FAILED,
-    EXIT_OK,
-    CliError,
-)
-
-Handler = Callable[[argparse.Namespace], int]
+from fixed_ip_cli.enis import DEFAULT_HOST_NAME_TAG, POOL_TAG
+from fixed_ip_cli.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, NotFound
 
 APPLY_HELP = """\
 Create or update a pool of ENIs from a YAML spec (see examples/pool-seed.yaml).
@@ -59,29 +53,9 @@ The controller's names come from the stack's outputs (--stack, default fixed-ip)
 # ----------------------------------------------------------------------------- parsers
 
 
-def _aws_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("AWS")
-    group.add_argument(
-        "--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
-    )
-    group.add_argument("--profile", help="named profile from ~/.aws/config (default: AWS_PROFILE)")
-    return parent
-
-
-def _output_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=["text", "json"],
-        default="text",
-        help="text: tables for the terminal (default); json: one JSON document on stdout",
-    )
-
-
-def register(sub: Any) -> None:
-    """Add `pool` and `doctor` to the `fixed-ip` subcommands."""
-    aws = _aws_options()
+def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `pool` and `doctor` to the `fixed-ip` subcommands; `add_globals` gives each
+    parser the global options (--region, --profile, --output)."""
     formatter = argparse.RawDescriptionHelpFormatter
 
     pool = sub.add_parser(
@@ -91,16 +65,17 @@ def register(sub: Any) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
+    add_globals(pool)
     pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
 
     p = pool_sub.add_parser(
         "apply",
-        parents=[aws],
         help="create/retag the pool's ENIs from a YAML spec (idempotent)",
         description=APPLY_HELP,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
+    add_globals(p)
     p.add_argument("spec", metavar="SPEC.yaml", help="pool spec, e.g. examples/pool-seed.yaml")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -115,35 +90,40 @@ def register(sub: Any) -> None:
         help="delete pool ENIs that the spec no longer lists (only available ones, never "
         "an attached ENI)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
-    _output_option(p)
-    p.set_defaults(func=guarded(cmd_pool_apply))
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress on stderr (default: a bar on a terminal, else one line per change)",
+    )
+    p.set_defaults(func=cmd_pool_apply)
 
     p = pool_sub.add_parser(
         "status",
-        parents=[aws],
         help="who holds which address: per pool and AZ, with totals",
         description=STATUS_HELP,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
-    p.add_argument("--pool", help="only this pool (default: every pool in the region)")
+    add_globals(p)
+    p.add_argument(
+        "--pool", help="only this pool (default: every pool in the region); exit 4 if it has no ENI"
+    )
     p.add_argument(
         "--host-name-tag",
-        default="HostName",
+        default=DEFAULT_HOST_NAME_TAG,
         help="ENI tag key holding the host name (the stack's HostNameTagKey; default HostName)",
     )
-    _output_option(p)
-    p.set_defaults(func=guarded(cmd_pool_status))
+    p.set_defaults(func=cmd_pool_status)
 
     p = sub.add_parser(
         "doctor",
-        parents=[aws],
         help="check a deployment end to end: hooks, rule, function, document, pool",
         description=DOCTOR_HELP,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
+    add_globals(p)
     p.add_argument("--group", required=True, help="Auto Scaling group to check")
     p.add_argument(
         "--stack",
@@ -176,8 +156,7 @@ def register(sub: Any) -> None:
         "instances (default: the group's InstanceMaintenancePolicy, else the stack's "
         "MaxHealthyPercent, else 110)",
     )
-    _output_option(p)
-    p.set_defaults(func=guarded(cmd_doctor))
+    p.set_defaults(func=cmd_doctor)
 
 
 def _percent(text: str) -> int:
@@ -190,38 +169,18 @@ def _percent(text: str) -> int:
     return value
 
 
-def guarded(handler: Handler) -> Handler:
-    """Run a handler; expected errors become one line on stderr and their exit code."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except CliError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"  - {problem}", file=sys.stderr)
-            return exc.exit_code
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-
-    run.__name__ = handler.__name__
-    run.__doc__ = handler.__doc__
-    return run
-
-
 # ------------------------------------------------------------------------------ apply
 
 
 def cmd_pool_apply(args: argparse.Namespace) -> int:
-    from fixed_ip_cli.awsutil import client, make_session
+    from fixed_ip_cli import awsutil
     from fixed_ip_cli.pool import apply_plan, build_plan
     from fixed_ip_cli.render import Progress, to_json
     from fixed_ip_cli.spec import load_spec
 
     spec = load_spec(args.spec)  # every offline problem, before any AWS call
-    session = make_session(args.profile, args.region)
-    ec2 = client(session, "ec2")
+    session = awsutil.make_session(args.profile, args.region)
+    ec2 = awsutil.client(session, "ec2")
     progress = Progress(enabled=not args.quiet)
     region = ec2.meta.region_name
     progress(
@@ -297,11 +256,17 @@ def _apply_outcome(plan: Any, result: Any, *, dry: bool, check: bool) -> str:
 
 def cmd_pool_status(args: argparse.Namespace) -> int:
     from fixed_ip_cli.awsutil import make_session
-    from fixed_ip_cli.pool import pool_status
     from fixed_ip_cli.render import to_json
+    from fixed_ip_cli.status import pool_status
 
     session = make_session(args.profile, args.region)
     status = pool_status(session, args.pool, host_name_tag=args.host_name_tag)
+    if args.pool is not None and not status["pools"]:
+        others = ", ".join(status["others"]) or "none"
+        raise NotFound(
+            f"no ENI of pool {args.pool} in {session.region_name} (pools there: {others}): "
+            "check --pool and --region, or create it with `fixed-ip pool apply SPEC.yaml`"
+        )
     if args.output == "json":
         print(to_json(status))
     else:
@@ -313,9 +278,8 @@ def format_status(status: dict[str, Any], pool: str | None, region: str | None) 
     from fixed_ip_cli.render import since, table
 
     if not status["pools"]:
-        which = f"pool {pool}" if pool else "any pool"
         return (
-            f"no ENI of {which} in {region} (ENIs are pool members by their tag fixed-ip:pool; "
+            f"no ENI of any pool in {region} (ENIs are pool members by their tag {POOL_TAG}; "
             "create them with `fixed-ip pool apply SPEC.yaml`)"
         )
     blocks = []

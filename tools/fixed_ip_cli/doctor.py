@@ -36,7 +36,8 @@ from fixed_ip.errors import InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.models import GROUPS_TAG, groups_admit
 from fixed_ip.sweeper import az_share
-from fixed_ip_cli.awsutil import aws_errors, client, error_code, paginate, tags_of
+from fixed_ip_cli import awsutil
+from fixed_ip_cli.awsutil import aws_errors, error_code, paginate, tags_of
 from fixed_ip_cli.errors import AwsError
 from fixed_ip_cli.spec import DEFAULT_HOST_NAME_TAG, POOL_TAG
 
@@ -102,7 +103,7 @@ class Deployment:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = client(self.session, service)
+            self._clients[service] = awsutil.client(self.session, service)
         return self._clients[service]
 
     # -- controller stack, function, document

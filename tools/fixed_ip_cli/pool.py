@@ -1,4 +1,4 @@
-"""`fixed-ip pool apply` and `fixed-ip pool status`.
+"""`fixed-ip pool apply` (status is in status.py).
 
 apply: resolve the spec's subnets, check every address against its subnet and the ENIs
 already there, build a plan, and carry it out. The plan compares the spec with the ENIs
@@ -24,12 +24,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fixed_ip.errors import InvalidHostName
-from fixed_ip.hostname import validate_hostname
-from fixed_ip_cli.awsutil import aws_errors, client, error_code, paginate, tags_of
+from fixed_ip_cli.awsutil import aws_errors, error_code, paginate, tags_of
+from fixed_ip_cli.enis import POOL_TAG, CliEc2, Eni
 from fixed_ip_cli.errors import AwsError, SpecError
 from fixed_ip_cli.render import Progress
-from fixed_ip_cli.spec import POOL_TAG, AddressSpec, PoolSpec, SubnetSpec
+from fixed_ip_cli.spec import AddressSpec, PoolSpec, SubnetSpec
 
 ACTIONS = ("create", "retag", "unchanged", "drift", "remove")
 CHANGES = ("create", "retag", "remove")
@@ -194,27 +193,13 @@ def address_problems(address: AddressSpec, subnet: Subnet) -> list[str]:
 # -------------------------------------------------------------------------------- plan
 
 
-def _addresses(eni: dict[str, Any]) -> set[str]:
-    return {a["PrivateIpAddress"] for a in eni.get("PrivateIpAddresses", [])} | {
-        eni.get("PrivateIpAddress", "")
-    }
-
-
-def _holder(eni: dict[str, Any]) -> str | None:
-    return eni.get("Attachment", {}).get("InstanceId")
-
-
-def _describe_user(eni: dict[str, Any]) -> str:
+def _describe_user(eni: Eni) -> str:
     parts = []
-    other_pool = tags_of(eni).get(POOL_TAG)
-    if other_pool is not None:
-        parts.append(f"pool {other_pool}")
-    if _holder(eni):
-        parts.append(f"attached to {_holder(eni)}")
-    else:
-        parts.append(eni.get("Status", "unknown state"))
-    if eni.get("Description"):
-        parts.append(repr(eni["Description"]))
+    if eni.pool is not None:
+        parts.append(f"pool {eni.pool}")
+    parts.append(f"attached to {eni.instance_id}" if eni.instance_id else eni.status)
+    if eni.description:
+        parts.append(repr(eni.description))
     return ", ".join(parts)
 
 
@@ -227,24 +212,15 @@ def build_plan(ec2: Any, spec: PoolSpec, *, prune: bool = False) -> Plan:
         raise SpecError(f"{spec.source}: addresses do not fit their subnets", problems=problems)
 
     subnet_ids = sorted({s.id for s in subnets.values()})
+    reader = CliEc2(ec2, hostname_tag_key=spec.host_name_tag)
     with aws_errors(f"listing the ENIs of pool {spec.pool} and of the spec's subnets"):
-        pool_enis = paginate(
-            ec2,
-            "describe_network_interfaces",
-            "NetworkInterfaces",
-            Filters=[{"Name": f"tag:{POOL_TAG}", "Values": [spec.pool]}],
-        )
-        subnet_enis = paginate(
-            ec2,
-            "describe_network_interfaces",
-            "NetworkInterfaces",
-            Filters=[{"Name": "subnet-id", "Values": subnet_ids}],
-        )
-    members = {(e["SubnetId"], e["PrivateIpAddress"]): e for e in pool_enis}
-    users: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        pool_enis = reader.pool(spec.pool)
+        subnet_enis = reader.in_subnets(subnet_ids)
+    members = {(e.subnet_id, e.ip): e for e in pool_enis}
+    users: dict[tuple[str, str], list[Eni]] = defaultdict(list)
     for eni in subnet_enis:
-        for ip in _addresses(eni):
-            users[(eni["SubnetId"], ip)].append(eni)
+        for ip in eni.addresses:
+            users[(eni.subnet_id, ip)].append(eni)
 
     items: list[PlanItem] = []
     matched: set[str] = set()
@@ -253,30 +229,26 @@ def build_plan(ec2: Any, spec: PoolSpec, *, prune: bool = False) -> Plan:
         subnet = subnets[entry.ref]
         key = (subnet.id, str(address.ip))
         member = members.get(key)
-        others = [
-            e
-            for e in users.get(key, [])
-            if member is None or e["NetworkInterfaceId"] != member["NetworkInterfaceId"]
-        ]
+        others = [e for e in users.get(key, []) if member is None or e.eni_id != member.eni_id]
         if others:
             eni = others[0]
             adopt = ""
-            if POOL_TAG not in tags_of(eni) and not _holder(eni):
+            if eni.pool is None and not eni.instance_id:
                 adopt = (
-                    f", or adopt it: aws ec2 create-tags --resources {eni['NetworkInterfaceId']}"
+                    f", or adopt it: aws ec2 create-tags --resources {eni.eni_id}"
                     f" --tags Key={POOL_TAG},Value={spec.pool} "
                     f"Key={spec.host_name_tag},Value={address.host_name}"
                 )
             problems.append(
                 f"{address.where}.ip: {address.ip} in {subnet.label} is already used by "
-                f"{eni['NetworkInterfaceId']} ({_describe_user(eni)}), which is not a pool "
+                f"{eni.eni_id} ({_describe_user(eni)}), which is not a pool "
                 f"{spec.pool} ENI: choose another address{adopt}"
             )
             continue
         if member is None:
             items.append(_create_item(spec, subnet, address))
         else:
-            matched.add(member["NetworkInterfaceId"])
+            matched.add(member.eni_id)
             items.append(_existing_item(spec, subnet, address, member))
     if problems:
         raise SpecError(
@@ -284,7 +256,7 @@ def build_plan(ec2: Any, spec: PoolSpec, *, prune: bool = False) -> Plan:
         )
 
     for eni in pool_enis:
-        if eni["NetworkInterfaceId"] not in matched:
+        if eni.eni_id not in matched:
             items.append(_extra_item(spec, eni, spec_names, prune=prune))
     items.sort(key=lambda i: (i.az or "", ipaddress.IPv4Address(i.ip), i.eni_id or ""))
     return Plan(spec=spec, subnets=subnets, items=items, prune=prune)
@@ -307,22 +279,20 @@ def _create_item(spec: PoolSpec, subnet: Subnet, address: AddressSpec) -> PlanIt
     )
 
 
-def _existing_item(
-    spec: PoolSpec, subnet: Subnet, address: AddressSpec, eni: dict[str, Any]
-) -> PlanItem:
-    current = tags_of(eni)
+def _existing_item(spec: PoolSpec, subnet: Subnet, address: AddressSpec, eni: Eni) -> PlanItem:
+    current = eni.tags
     wanted = _wanted_tags(spec, address)
     if address.name:
         wanted["Name"] = address.name
     diff = {k: v for k, v in wanted.items() if current.get(k) != v}
-    holder = _holder(eni)
+    holder = eni.instance_id
     item = PlanItem(
         action="retag" if diff else "unchanged",
         ip=str(address.ip),
         host_name=address.host_name,
         subnet_id=subnet.id,
         az=subnet.az,
-        eni_id=eni["NetworkInterfaceId"],
+        eni_id=eni.eni_id,
         tags=diff,
     )
     notes = [f"{k}: {current.get(k) or '(none)'} -> {v}" for k, v in diff.items()]
@@ -330,8 +300,8 @@ def _existing_item(
         old = current.get(spec.host_name_tag) or "its current name"
         notes.append(f"attached to {holder}, which keeps {old} until it is replaced")
     elif not diff:
-        notes.append(f"attached to {holder}" if holder else eni.get("Status", ""))
-    groups = sorted(g["GroupId"] for g in eni.get("Groups", []))
+        notes.append(f"attached to {holder}" if holder else eni.status)
+    groups = list(eni.security_groups)
     if spec.security_groups and groups != sorted(spec.security_groups):
         if item.action == "unchanged":
             item.action = "drift"
@@ -340,18 +310,16 @@ def _existing_item(
         notes.append(
             f"security groups {' '.join(groups) or '(none)'} differ from the spec's "
             f"{wanted_groups} (fix: aws ec2 modify-network-interface-attribute "
-            f"--network-interface-id {eni['NetworkInterfaceId']} --groups {wanted_groups})"
+            f"--network-interface-id {eni.eni_id} --groups {wanted_groups})"
         )
     item.detail = "; ".join(n for n in notes if n)
     return item
 
 
-def _extra_item(
-    spec: PoolSpec, eni: dict[str, Any], spec_names: dict[str, str], *, prune: bool
-) -> PlanItem:
-    host_name = tags_of(eni).get(spec.host_name_tag)
-    holder = _holder(eni)
-    available = eni.get("Status") == "available" and not holder
+def _extra_item(spec: PoolSpec, eni: Eni, spec_names: dict[str, str], *, prune: bool) -> PlanItem:
+    host_name = eni.host_name
+    holder = eni.instance_id
+    available = eni.free
     if prune and available:
         action, detail = "remove", "not in the spec: --prune deletes it"
     elif prune:
@@ -368,11 +336,11 @@ def _extra_item(
         )
     return PlanItem(
         action=action,
-        ip=eni["PrivateIpAddress"],
+        ip=eni.ip,
         host_name=host_name,
-        subnet_id=eni["SubnetId"],
-        az=eni.get("AvailabilityZone"),
-        eni_id=eni["NetworkInterfaceId"],
+        subnet_id=eni.subnet_id,
+        az=eni.az,
+        eni_id=eni.eni_id,
         detail=detail,
     )
 
@@ -396,32 +364,35 @@ def apply_plan(ec2: Any, plan: Plan, progress: Progress) -> ApplyResult:
     error; what was done stays done, and running apply again resumes (it is idempotent)."""
     result = ApplyResult()
     todo = sorted(plan.changes, key=lambda i: CHANGES.index(i.action))
-    for n, item in enumerate(todo, 1):
-        step = f"[{n}/{len(todo)}] {item.action} {item.ip} {item.host_name or ''}".rstrip()
-        try:
-            if item.action == "create":
-                item.eni_id = _create(ec2, plan.spec, item)
-                result.created += 1
-                progress(f"{step}: created {item.eni_id} in {item.subnet_id}")
-            elif item.action == "retag":
-                _retag(ec2, item)
-                result.retagged += 1
-                progress(f"{step}: tagged {item.eni_id}")
-            elif item.action == "remove":
-                skipped = _remove(ec2, item)
-                if skipped:
-                    result.skipped.append(f"{item.eni_id} ({item.ip}): {skipped}")
-                    progress(f"{step}: skipped {item.eni_id}: {skipped}")
-                else:
-                    result.removed += 1
-                    progress(f"{step}: deleted {item.eni_id}")
-        except AwsError as exc:
-            done = n - 1
-            raise AwsError(
-                f"{exc.message}. {done} of {len(todo)} changes were made; fix the cause and "
-                "run the same command again (apply is idempotent)"
-            ) from exc
+    with progress.steps(len(todo), f"pool {plan.spec.pool}") as advance:
+        for n, item in enumerate(todo, 1):
+            step = f"[{n}/{len(todo)}] {item.action} {item.ip} {item.host_name or ''}".rstrip()
+            try:
+                advance(f"{step}: {_apply_item(ec2, plan, item, result)}")
+            except AwsError as exc:
+                raise AwsError(
+                    f"{exc.message}. {n - 1} of {len(todo)} changes were made; fix the cause "
+                    "and run the same command again (apply is idempotent)"
+                ) from exc
     return result
+
+
+def _apply_item(ec2: Any, plan: Plan, item: PlanItem, result: ApplyResult) -> str:
+    """Carry out one change; what was done, for the progress line."""
+    if item.action == "create":
+        item.eni_id = _create(ec2, plan.spec, item)
+        result.created += 1
+        return f"created {item.eni_id} in {item.subnet_id}"
+    if item.action == "retag":
+        _retag(ec2, item)
+        result.retagged += 1
+        return f"tagged {item.eni_id}"
+    skipped = _remove(ec2, item)
+    if skipped:
+        result.skipped.append(f"{item.eni_id} ({item.ip}): {skipped}")
+        return f"skipped {item.eni_id}: {skipped}"
+    result.removed += 1
+    return f"deleted {item.eni_id}"
 
 
 def _create(ec2: Any, spec: PoolSpec, item: PlanItem) -> str:
@@ -455,10 +426,12 @@ def _remove(ec2: Any, item: PlanItem) -> str | None:
     with aws_errors(f"deleting {item.eni_id} ({item.ip})"):
         try:
             # Re-read just before deleting: the controller may have claimed it since the plan.
-            current = ec2.describe_network_interfaces(NetworkInterfaceIds=[item.eni_id])
-            eni = current["NetworkInterfaces"][0]
-            if eni.get("Status") != "available" or _holder(eni):
-                return f"now {eni.get('Status')}, attached to {_holder(eni)}: kept"
+            current = CliEc2(ec2).describe_enis([item.eni_id])
+            if not current:
+                return "already deleted"
+            eni = current[0]
+            if not eni.free:
+                return f"now {eni.status}, attached to {eni.instance_id}: kept"
             ec2.delete_network_interface(NetworkInterfaceId=item.eni_id)
         except ClientError as exc:
             code = error_code(exc)
@@ -468,116 +441,3 @@ def _remove(ec2: Any, item: PlanItem) -> str | None:
                 return "attached meanwhile: kept"
             raise
     return None
-
-
-# ------------------------------------------------------------------------------ status
-
-
-def _valid_host_name(value: str | None) -> bool:
-    try:
-        validate_hostname(value)
-    except InvalidHostName:
-        return False
-    return True
-
-
-def pool_status(
-    session: Any, pool: str | None = None, host_name_tag: str = "HostName"
-) -> dict[str, Any]:
-    """Every pool ENI (of `pool`, or of every pool) with its holder, grouped by pool and AZ,
-    with totals. Read-only."""
-    ec2 = client(session, "ec2")
-    autoscaling = client(session, "autoscaling")
-    flt = (
-        {"Name": f"tag:{POOL_TAG}", "Values": [pool]}
-        if pool is not None
-        else {"Name": "tag-key", "Values": [POOL_TAG]}
-    )
-    with aws_errors("listing pool ENIs"):
-        enis = paginate(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=[flt])
-    holders = sorted({h for e in enis if (h := _holder(e))})
-    instances, lifecycle = _describe_holders(ec2, autoscaling, holders)
-
-    pools: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for eni in enis:
-        tags = tags_of(eni)
-        holder = _holder(eni)
-        host_name = tags.get(host_name_tag)
-        instance = instances.get(holder or "", {})
-        asg = lifecycle.get(holder or "", {})
-        if holder and asg:
-            state = asg.get("LifecycleState")
-        elif holder:
-            state = instance.get("State", {}).get("Name", "unknown")
-            state = f"{state} (no group)" if instance else "not found"
-        else:
-            state = None
-        pools[tags.get(POOL_TAG, "")][eni.get("AvailabilityZone", "?")].append(
-            {
-                "eni_id": eni["NetworkInterfaceId"],
-                "ip": eni["PrivateIpAddress"],
-                "host_name": host_name,
-                "host_name_valid": _valid_host_name(host_name),
-                "state": eni.get("Status"),
-                "instance_id": holder,
-                "lifecycle_state": state,
-                "group": asg.get("AutoScalingGroupName")
-                or _tag(instance, "aws:autoscaling:groupName"),
-                "attached_since": eni.get("Attachment", {}).get("AttachTime") if holder else None,
-                "device_index": eni.get("Attachment", {}).get("DeviceIndex") if holder else None,
-                "subnet_id": eni.get("SubnetId"),
-                "vpc_id": eni.get("VpcId"),
-            }
-        )
-    out = []
-    for name in sorted(pools):
-        azs = []
-        for az in sorted(pools[name]):
-            rows = sorted(pools[name][az], key=lambda r: ipaddress.IPv4Address(r["ip"]))
-            in_use = sum(1 for r in rows if r["instance_id"] or r["state"] != "available")
-            invalid = sum(
-                1
-                for r in rows
-                if not r["host_name_valid"] and not r["instance_id"] and r["state"] == "available"
-            )
-            azs.append(
-                {
-                    "az": az,
-                    "total": len(rows),
-                    "in_use": in_use,
-                    "free": len(rows) - in_use - invalid,
-                    "invalid_host_name": invalid,
-                    "enis": rows,
-                }
-            )
-        out.append({"pool": name, "azs": azs})
-    return {"pools": out}
-
-
-def _tag(resource: dict[str, Any], key: str) -> str | None:
-    return tags_of(resource).get(key) if resource else None
-
-
-def _describe_holders(
-    ec2: Any, autoscaling: Any, instance_ids: list[str]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    instances: dict[str, dict[str, Any]] = {}
-    lifecycle: dict[str, dict[str, Any]] = {}
-    with aws_errors("describing the instances that hold pool ENIs"):
-        for start in range(0, len(instance_ids), 50):
-            chunk = instance_ids[start : start + 50]
-            # A filter, not InstanceIds: an id that no longer exists must not fail the call.
-            reservations = paginate(
-                ec2,
-                "describe_instances",
-                "Reservations",
-                Filters=[{"Name": "instance-id", "Values": chunk}],
-            )
-            for reservation in reservations:
-                for instance in reservation["Instances"]:
-                    instances[instance["InstanceId"]] = instance
-            for item in autoscaling.describe_auto_scaling_instances(InstanceIds=chunk)[
-                "AutoScalingInstances"
-            ]:
-                lifecycle[item["InstanceId"]] = item
-    return instances, lifecycle
