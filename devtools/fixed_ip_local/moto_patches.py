@@ -73,6 +73,8 @@ from moto.ssm.exceptions import InvalidFilterKey, SSMException
 from moto.ssm.models import Command, SimpleSystemManagerBackend, ssm_backends
 from moto.ssm.responses import SimpleSystemManagerResponse
 
+from fixed_ip_local import moto_events
+
 __all__ = [
     "LAUNCHING",
     "LOCK",
@@ -1558,4 +1560,7 @@ def apply() -> None:
             "describe_instance_information",
             _describe_instance_information,
         )
+
+        # EventBridge TestEventPattern (fixed-ip doctor)
+        moto_events.apply()
         _applied = True

@@ -269,3 +269,19 @@ def test_an_operator_install_validates_specs(tmp_path: Path) -> None:
     assert proc.stderr.splitlines()[1:] == [
         "  - subnets: give a list of subnets, each with `subnet` and `addresses`"
     ]
+
+
+def test_the_package_list_ships_every_cli_module() -> None:
+    """`pip install .` installs only the packages pyproject.toml lists: a new subpackage of
+    the CLI left out would be missing from an operator install (and not from the editable
+    install the tests run on)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    roots = config["package-dir"]
+    on_disk = {
+        ".".join((name, *init.parent.relative_to(ROOT / roots[name]).parts))
+        for name in ("fixed_ip", "fixed_ip_cli", "fixed_ip_local")
+        for init in (ROOT / roots[name]).rglob("__init__.py")
+    }
+    assert on_disk <= set(config["packages"])

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from fixed_ip_cli.doctor import UnsupportedPattern, pattern_matches
 from fixed_ip_cli.errors import EXIT_FAILED, EXIT_OK
 from fixed_ip_local.world import World, build_world, create_pool_eni
 from tests.cli.conftest import Run, fresh_client
@@ -577,13 +576,31 @@ def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run:
 
 
 # ------------------------------------------------------------------ event pattern matching
+# doctor asks EventBridge (TestEventPattern); on moto, the fidelity patch answers with moto's
+# own matcher. These cases pin that answer for the matchers rules use, the template's first.
 
 LAUNCH = {
+    "version": "0",
+    "id": "00000000-0000-0000-0000-000000000000",
+    "account": "123456789012",
+    "time": "2026-12-01T00:00:00Z",
+    "region": REGION,
     "source": "aws.autoscaling",
     "detail-type": "EC2 Instance-launch Lifecycle Action",
-    "detail": {"LifecycleHookName": "fixed-ip-launch", "AutoScalingGroupName": "web-asg"},
+    "detail": {
+        "LifecycleHookName": "fixed-ip-launch",
+        "AutoScalingGroupName": "web-asg",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+    },
     "resources": ["arn:a", "arn:b"],
 }
+
+
+def event_pattern_matches(pattern: dict[str, Any], event: dict[str, Any] = LAUNCH) -> bool:
+    answer = fresh_client("events").test_event_pattern(
+        EventPattern=json.dumps(pattern), Event=json.dumps(event)
+    )
+    return bool(answer["Result"])
 
 
 @pytest.mark.parametrize(
@@ -606,23 +623,72 @@ LAUNCH = {
         ({"detail": {"LifecycleHookName": [{"prefix": {"equals-ignore-case": "FIXED"}}]}}, True),
     ],
 )
-def test_pattern_matches(pattern: dict[str, Any], matches: bool) -> None:
-    assert pattern_matches(pattern, LAUNCH) is matches
+def test_test_event_pattern_on_moto(aws, pattern: dict[str, Any], matches: bool) -> None:
+    assert event_pattern_matches(pattern) is matches
 
 
-def test_unsupported_matchers_are_reported() -> None:
-    with pytest.raises(UnsupportedPattern, match="numeric"):
-        pattern_matches({"detail": {"x": [{"numeric": [">", 0]}]}}, {"detail": {"x": 1}})
-
-
-def test_the_templates_own_rule_matches_launches_of_prefixed_hooks_only() -> None:
+def test_the_templates_own_rules_match_their_own_transition_of_prefixed_hooks_only(aws) -> None:
     from fixed_ip_local.simulation import rules_from_template
 
-    (rule,) = [r for r in rules_from_template() if r.function == "LaunchFunction"]
-    event = {
-        **LAUNCH,
-        "detail": {**LAUNCH["detail"], "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"},
-    }
-    assert pattern_matches(rule.pattern, event)
-    other = {**event, "detail": {**event["detail"], "LifecycleHookName": "web-launch"}}
-    assert not pattern_matches(rule.pattern, other)
+    rules = {r.function: r.pattern for r in rules_from_template()}
+    assert event_pattern_matches(rules["LaunchFunction"])
+    other = {**LAUNCH, "detail": {**LAUNCH["detail"], "LifecycleHookName": "web-launch"}}
+    assert not event_pattern_matches(rules["LaunchFunction"], other)
+    assert not event_pattern_matches(rules["TerminateFunction"])
+
+
+def test_a_pattern_eventbridge_refuses_is_a_warning_naming_it(
+    healthy: Deployed, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EventBridge's own reason is passed on; the rule is left unevaluated (warn)."""
+    from botocore.exceptions import ClientError
+
+    from fixed_ip_cli import awsutil
+
+    reason = "Event pattern is not valid. Reason: Unrecognized match type future-matcher"
+
+    def refused(**kwargs: Any) -> None:
+        error = {"Code": "InvalidEventPatternException", "Message": reason}
+        raise ClientError({"Error": error}, "TestEventPattern")
+
+    def client(session: Any, service: str) -> Any:
+        made = fresh_client(service)  # not the shared one: the handler must not outlive the test
+        made.meta.events.register("before-call.events.TestEventPattern", refused)
+        return made
+
+    monkeypatch.setattr(awsutil, "client", client)
+    code, checks = doctor(run)
+    assert code == EXIT_OK
+    rule = checks["rule"]
+    assert rule["status"] == "warn"
+    assert rule["details"] == [
+        f"fixed-ip-LaunchFunctionLaunchLifecycleAction: EventBridge cannot evaluate its "
+        f"pattern ({reason})",
+        f"fixed-ip-TerminateFunctionTerminateLifecycleAction: EventBridge cannot evaluate its "
+        f"pattern ({reason})",
+    ]
+
+
+def test_doctor_needs_permission_to_test_patterns(
+    healthy: Deployed, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from fixed_ip_cli import awsutil
+
+    def denied(**kwargs: Any) -> None:
+        error = {"Code": "AccessDeniedException", "Message": "not allowed"}
+        raise ClientError({"Error": error}, "TestEventPattern")
+
+    def client(session: Any, service: str) -> Any:
+        made = fresh_client(service)
+        made.meta.events.register("before-call.events.TestEventPattern", denied)
+        return made
+
+    monkeypatch.setattr(awsutil, "client", client)
+    code, checks = doctor(run)
+    assert code == EXIT_FAILED
+    assert checks["terminate-hook"]["message"].startswith(
+        "could not check: testing the event pattern of rule fixed-ip-"
+    )
+    assert "allow TestEventPattern" in checks["rule"]["message"]

@@ -6,7 +6,6 @@ capacity module (shared with the sweeper) once it exists: only this file changes
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -53,36 +52,37 @@ class AzCapacity:
     total: int = 0
     in_use: int = 0  # attached, attaching or detaching
     free: int = 0  # available, with a host name the controller accepts
-    refused: list[PoolEni] = field(default_factory=list)  # invalid host name
+    refused: list[PoolEni] = field(default_factory=list)  # invalid host name, any state
     usable: int = 0  # for the group: free ones plus those its own instances hold
-    foreign: list[PoolEni] = field(default_factory=list)  # held outside the group
+    foreign: list[PoolEni] = field(default_factory=list)  # not free, not the group's
     need: int | None = None
 
     @property
-    def shortfall(self) -> int:
-        return max(0, (self.need or 0) - self.usable)
+    def refused_free(self) -> int:
+        """Available ENIs nobody gets (the rest of `total` is free or in use)."""
+        return sum(1 for e in self.refused if e.free)
 
 
 def pool_capacity(enis: Iterable[PoolEni], group: GroupNeed | None = None) -> dict[str, AzCapacity]:
-    """Per AZ (every AZ of the group, when given, even one without ENIs)."""
-    by_az: dict[str, AzCapacity] = defaultdict(lambda: AzCapacity(az=""))
+    """Per AZ; with a group, its AZs only (each, even one without ENIs) and what it may
+    use and need there."""
+    by_az: dict[str, AzCapacity] = {}
     for az in group.azs if group else ():
         by_az[az] = AzCapacity(az=az, need=group.need if group else None)
     for eni in enis:
         if group is not None and eni.az not in by_az:
             continue
-        cap = by_az[eni.az]
-        cap.az = eni.az
+        cap = by_az.setdefault(eni.az, AzCapacity(az=eni.az))
         cap.total += 1
         if not eni.free:
             cap.in_use += 1
-            if group is not None and eni.instance_id in group.members:
-                cap.usable += 1
-            elif group is not None:
-                cap.foreign.append(eni)
-        elif not valid_host_name(eni.host_name):
-            cap.refused.append(eni)
-        else:
+        if not valid_host_name(eni.host_name):
+            cap.refused.append(eni)  # the controller never hands it out
+        elif eni.free:
             cap.free += 1
             cap.usable += 1
+        elif group is not None and eni.instance_id in group.members:
+            cap.usable += 1
+        elif group is not None:
+            cap.foreign.append(eni)
     return dict(sorted(by_az.items()))

@@ -47,7 +47,7 @@ def pool_status(
                     "total": cap.total,
                     "in_use": cap.in_use,
                     "free": cap.free,
-                    "invalid_host_name": len(cap.refused),
+                    "invalid_host_name": cap.refused_free,
                     "enis": rows,
                 }
             )
