@@ -15,7 +15,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from fixed_ip_cli.enis import DEFAULT_HOST_NAME_TAG, POOL_TAG
+from fixed_ip_cli import views
+from fixed_ip_cli.enis import DEFAULT_HOST_NAME_TAG
 from fixed_ip_cli.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, NotFound
 
 APPLY_HELP = """\
@@ -174,7 +175,8 @@ def _percent(text: str) -> int:
 
 def cmd_pool_apply(args: argparse.Namespace) -> int:
     from fixed_ip_cli import awsutil
-    from fixed_ip_cli.pool import apply_plan, build_plan
+    from fixed_ip_cli.apply import apply_plan
+    from fixed_ip_cli.pool import build_plan
     from fixed_ip_cli.render import Progress, to_json
     from fixed_ip_cli.spec import load_spec
 
@@ -191,7 +193,7 @@ def cmd_pool_apply(args: argparse.Namespace) -> int:
     dry = args.dry_run or args.check
     result = None
     if args.output == "text":
-        print(format_plan(plan, region))
+        print(views.format_plan(plan, region))
     if not dry and plan.changes:
         result = apply_plan(ec2, plan, progress)
     if args.output == "json":
@@ -208,47 +210,10 @@ def cmd_pool_apply(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(_apply_outcome(plan, result, dry=dry, check=args.check))
+        print(views.apply_outcome(plan, result, dry=dry, check=args.check))
     if args.check and not plan.in_sync:
         return EXIT_FAILED
     return EXIT_OK
-
-
-def format_plan(plan: Any, region: str) -> str:
-    from fixed_ip_cli.render import table
-
-    spec = plan.spec
-    head = f"pool {spec.pool} in {region}: {len(spec.addresses)} addresses in "
-    head += f"{len(plan.subnets)} subnet(s) from {spec.source}"
-    rows = [
-        (i.action, i.az, i.subnet_id, i.ip, i.host_name, i.eni_id, i.detail) for i in plan.items
-    ]
-    body = table(("ACTION", "AZ", "SUBNET", "IP", "HOST NAME", "ENI", "DETAIL"), rows)
-    counts = plan.counts()
-    summary = (
-        f"plan: {counts['create']} to create, {counts['retag']} to retag, "
-        f"{counts['unchanged']} unchanged, {counts['drift']} drift"
-        + (f", {counts['remove']} to remove" if plan.prune else "")
-    )
-    return f"{head}\n{body}\n{summary}"
-
-
-def _apply_outcome(plan: Any, result: Any, *, dry: bool, check: bool) -> str:
-    drift = plan.counts()["drift"]
-    drift_note = f"; {drift} drift item(s) left as they are (see DETAIL)" if drift else ""
-    if dry:
-        verdict = "in sync" if plan.in_sync else f"{len(plan.changes)} change(s) pending"
-        drifted = f", {drift} drift (see DETAIL)" if drift else ""
-        return f"{'check' if check else 'dry run'}: nothing changed; {verdict}{drifted}"
-    if result is None:
-        return f"nothing to change{drift_note}"
-    skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
-    lines = [
-        f"applied: {result.created} created, {result.retagged} retagged, "
-        f"{result.removed} removed{skipped}{drift_note}"
-    ]
-    lines += [f"  skipped {s}" for s in result.skipped]
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- status
@@ -270,46 +235,8 @@ def cmd_pool_status(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(to_json(status))
     else:
-        print(format_status(status, args.pool, session.region_name))
+        print(views.format_status(status, session.region_name))
     return EXIT_OK
-
-
-def format_status(status: dict[str, Any], pool: str | None, region: str | None) -> str:
-    from fixed_ip_cli.render import since, table
-
-    if not status["pools"]:
-        return (
-            f"no ENI of any pool in {region} (ENIs are pool members by their tag {POOL_TAG}; "
-            "create them with `fixed-ip pool apply SPEC.yaml`)"
-        )
-    blocks = []
-    head = ("IP", "HOST NAME", "STATE", "INSTANCE", "LIFECYCLE", "GROUP", "SINCE", "ENI")
-    for entry in status["pools"]:
-        total = sum(az["total"] for az in entry["azs"])
-        in_use = sum(az["in_use"] for az in entry["azs"])
-        free = sum(az["free"] for az in entry["azs"])
-        blocks.append(f"pool {entry['pool']}: {total} ENIs, {in_use} in use, {free} free")
-        for az in entry["azs"]:
-            invalid = az["invalid_host_name"]
-            refused = f", {invalid} refused (invalid host name)" if invalid else ""
-            rows = [
-                (
-                    r["ip"],
-                    r["host_name"] if r["host_name_valid"] else f"{r['host_name']!r} INVALID",
-                    r["state"],
-                    r["instance_id"],
-                    r["lifecycle_state"],
-                    r["group"],
-                    since(r["attached_since"]),
-                    r["eni_id"],
-                )
-                for r in az["enis"]
-            ]
-            blocks.append(
-                f"  {az['az']}: {az['in_use']} in use, {az['free']} free{refused}\n"
-                + table(head, rows, indent="    ")
-            )
-    return "\n".join(blocks)
 
 
 # ----------------------------------------------------------------------------- doctor
@@ -345,26 +272,5 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(format_checks(checks, args.group, session.region_name, options.stack))
+        print(views.format_checks(checks, args.group, session.region_name, options.stack))
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def format_checks(checks: list[Any], group: str, region: str | None, stack: str | None) -> str:
-    from collections import Counter
-
-    width = max(len(c.id) for c in checks)
-    pad = " " * (6 + width + 2)
-    lines = [
-        f"doctor: group {group} in {region}" + (f", controller stack {stack}" if stack else "")
-    ]
-    for c in checks:
-        lines.append(f"{c.status.upper():<4}  {c.id:<{width}}  {c.message}")
-        lines += [f"{pad}- {d}" for d in c.details]
-        if c.fix and c.status != "pass":
-            lines.append(f"{pad}fix: {c.fix}")
-    counts = Counter(c.status for c in checks)
-    lines.append(
-        f"{len(checks)} checks: {counts['pass']} pass, {counts['warn']} warn, "
-        f"{counts['fail']} fail, {counts['skip']} skip"
-    )
-    return "\n".join(lines)
