@@ -692,3 +692,21 @@ def test_doctor_needs_permission_to_test_patterns(
         "could not check: testing the event pattern of rule fixed-ip-"
     )
     assert "allow TestEventPattern" in checks["rule"]["message"]
+
+
+def test_moto_test_event_pattern_refuses_what_eventbridge_refuses(aws) -> None:
+    """The fidelity patch: an event without a mandatory field, a pattern EventBridge
+    would not accept."""
+    from botocore.exceptions import ClientError
+
+    events = fresh_client("events")
+    incomplete = {k: v for k, v in LAUNCH.items() if k != "account"}
+    with pytest.raises(ClientError) as err:
+        events.test_event_pattern(EventPattern="{}", Event=json.dumps(incomplete))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "missing mandatory field account" in err.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as err:
+        events.test_event_pattern(
+            EventPattern=json.dumps({"source": "aws.autoscaling"}), Event=json.dumps(LAUNCH)
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidEventPatternException"

@@ -42,8 +42,9 @@ class CliEc2(Ec2Compute):
     def _eni(self, raw: dict[str, Any]) -> Eni:
         base = super()._eni(raw)
         attachment = raw.get("Attachment") or {}
-        return Eni(
-            **{f.name: getattr(base, f.name) for f in fields(PoolEni)},
+        values = {f.name: getattr(base, f.name) for f in fields(PoolEni)}
+        # update, not keywords: a field PoolEni gains later (attached_at) is set once.
+        values.update(
             attached_at=attachment.get("AttachTime") if base.instance_id else None,
             description=raw.get("Description", ""),
             security_groups=tuple(sorted(g["GroupId"] for g in raw.get("Groups", []))),
@@ -52,6 +53,7 @@ class CliEc2(Ec2Compute):
                 | {raw.get("PrivateIpAddress", "")}
             ),
         )
+        return Eni(**values)
 
     def pool(self, pool: str) -> list[Eni]:
         return self.list_pool(tag_key=POOL_TAG, pool=pool)  # type: ignore[return-value]
