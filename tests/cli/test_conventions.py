@@ -201,47 +201,52 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def local(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The simulated AWS on a loopback port, seeded with pool web-asg (6 ENIs); the
-    environment that points `fixed-ip` at it."""
+def local(tmp_path: Path) -> Iterator[Any]:
+    """The simulated AWS on a loopback port, seeded with a pool; `env` points `fixed-ip`
+    at it."""
     from fixed_ip_local import local_aws
 
     server = local_aws.start(port=_free_port(), pending=0, out_dir=tmp_path / "events")
+    server.env = {
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_REGION": "ap-northeast-1",
+    }
     try:
-        yield {
-            "AWS_ENDPOINT_URL": server.endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_REGION": "ap-northeast-1",
-        }
+        yield server
     finally:
         server.stop()
 
 
 @pytest.mark.slow
-def test_an_operator_install_has_status_and_exit_codes(local: dict[str, str]) -> None:
-    shown = fixed_ip("pool", "status", env=local, capture_output=True, text=True)
+def test_an_operator_install_has_status_and_exit_codes(local: Any) -> None:
+    env, pool, count = local.env, local.world.pool, len(local.world.enis)
+    shown = fixed_ip("pool", "status", env=env, capture_output=True, text=True)
     assert shown.returncode == EXIT_OK, shown.stderr
-    assert shown.stdout.startswith("pool web-asg: 6 ENIs, 0 in use, 6 free")
+    assert shown.stdout.startswith(f"pool {pool}: {count} ENIs, 0 in use, {count} free")
 
-    unknown = fixed_ip("pool", "status", "--pool", "web", env=local, capture_output=True, text=True)
+    unknown = fixed_ip(
+        "pool", "status", "--pool", "nothing", env=env, capture_output=True, text=True
+    )
     assert unknown.returncode == EXIT_NOT_FOUND
-    assert "no ENI of pool web in ap-northeast-1 (pools there: web-asg)" in unknown.stderr
+    assert f"no ENI of pool nothing in ap-northeast-1 (pools there: {pool})" in unknown.stderr
 
+    group = local.world.group
     checked = fixed_ip(
-        "doctor", "--group", "web-asg", "-o", "json", env=local, capture_output=True, text=True
+        "doctor", "--group", group, "-o", "json", env=env, capture_output=True, text=True
     )
     assert "Traceback" not in checked.stderr
-    assert json.loads(checked.stdout)["group"] == "web-asg"
+    assert json.loads(checked.stdout)["group"] == group
 
 
 @pytest.mark.slow
-def test_a_closed_pipe_is_no_traceback(local: dict[str, str]) -> None:
+def test_a_closed_pipe_is_no_traceback(local: Any) -> None:
     """`fixed-ip pool status | head -0`: the reader is gone before the first line."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = fixed_ip("pool", "status", env=local, stdout=write_end, stderr=subprocess.PIPE)
+        proc = fixed_ip("pool", "status", env=local.env, stdout=write_end, stderr=subprocess.PIPE)
     finally:
         os.close(write_end)
     assert proc.returncode == EXIT_CLOSED_PIPE
