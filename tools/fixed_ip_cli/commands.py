@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fixed_ip_cli import views
+from fixed_ip_cli.doctor.model import DEFAULT_STACK
 from fixed_ip_cli.enis import DEFAULT_HOST_NAME_TAG
 from fixed_ip_cli.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, NotFound
 
@@ -128,7 +129,7 @@ def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -
     p.add_argument("--group", required=True, help="Auto Scaling group to check")
     p.add_argument(
         "--stack",
-        default="fixed-ip",
+        default=DEFAULT_STACK,
         help="the controller's CloudFormation stack, whose outputs name the function, "
         "document and rule (default: fixed-ip, samconfig.toml's stack_name)",
     )
