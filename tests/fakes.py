@@ -7,6 +7,7 @@ device index holds one interface."""
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,8 @@ from typing import Any
 
 from fixed_ip.errors import AgentNotOnline, AttachRejected, EniGone, EniInUse, InstanceGone
 from fixed_ip.models import GroupInstance, Hook, Instance, Interface, ManagedGroup, PoolEni
-from fixed_ip.ports import Clock, Compute, Lifecycle, Observer, RunCommand
+from fixed_ip.os_config import OsConfig
+from fixed_ip.ports import Clock, CommandResult, Compute, Lifecycle, Observer, RunCommand
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -30,6 +32,12 @@ class FakeEni:
     instance_id: str | None = None
     device_index: int | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    mac: str = ""
+
+    def __post_init__(self) -> None:
+        self.mac = self.mac or "02:00:00:00:" + ":".join(
+            f"{int(p):02x}" for p in self.ip.split(".")[-2:]
+        )
 
 
 @dataclass
@@ -81,6 +89,18 @@ class RecordingObserver(Observer):
         self.metrics.append((name, value))
         self.dimensioned.append((name, value, dict(dimensions or {})))
 
+    def bind(self, **fields: Any) -> None:
+        self.bound = {**getattr(self, "bound", {}), **fields}
+
+    def add_secret(self, secret: str) -> None:
+        self.secrets = [*getattr(self, "secrets", []), secret]
+
+    def dimension(self, name: str, value: str) -> None:
+        self.dimensions = {**getattr(self, "dimensions", {}), name: value}
+
+    def flush(self) -> None:
+        self.flushed = True
+
     def count(self, name: str) -> float:
         return sum(v for n, v in self.metrics if n == name)
 
@@ -103,8 +123,10 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.active: set[str] = set()  # instance ids with an active launch action
         self.agent_online_at: dict[str, float] = {}
         self.command_outcome: dict[str, list[str]] = {}  # instance -> statuses to report
-        self.commands: dict[str, tuple[str, str]] = {}
+        self.commands: dict[str, tuple[str, OsConfig]] = {}
         self.os_hostname: dict[str, str] = {}
+        self.os_fault: dict[str, str] = {}  # instance -> why its OS cannot take the address
+        self.hostname_fault: dict[str, str] = {}  # instance -> why the host name fails
         self.attach_hook: Any = None  # called before each attach (fault injection)
         # group name -> (max size, AZs, hooks, max healthy percentage)
         self.groups: dict[str, tuple[int, tuple[str, ...], tuple[Hook, ...], int | None]] = {}
@@ -139,7 +161,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             "attach",
             "detach",
             "tag_instance",
-            "send_set_hostname",
+            "send_configure",
             "complete",
             "heartbeat",
         }
@@ -207,6 +229,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             instance_id=e.instance_id,
             device_index=e.device_index,
             attachment_id=f"attach-{e.eni_id}" if e.instance_id else None,
+            mac=e.mac,
             tags={**({"fixed-ip:pool": e.pool} if e.pool else {}), **e.extra_tags},
         )
 
@@ -310,22 +333,63 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
     # -- RunCommand -------------------------------------------------------------------
 
     def agent_online(self, instance_id: str) -> bool:
-        self.calls.append("agent_online")
         at = self.agent_online_at.get(instance_id)
         return at is not None and self.clock.monotonic() >= at
 
-    def send_set_hostname(self, instance_id: str, host_name: str, timeout_seconds: int) -> str:
-        self.calls.append("send_set_hostname")
+    def send_configure(self, instance_id: str, config: OsConfig, timeout_seconds: int) -> str:
+        self.calls.append("send_configure")
         if not self.agent_online(instance_id):
             raise AgentNotOnline(instance_id)
         command_id = f"cmd-{next(self._ids)}"
-        self.commands[command_id] = (instance_id, host_name)
+        self.commands[command_id] = (instance_id, config)
         return command_id
 
-    def command_status(self, command_id: str, instance_id: str) -> str:
-        self.calls.append("command_status")
+    def command_result(self, command_id: str, instance_id: str) -> CommandResult:
+        """The final status from `command_outcome` (default Success); a finished command
+        prints what the real script would: its verification of the fake OS."""
+        self.calls.append("command_result")
         statuses = self.command_outcome.get(instance_id)
         status = statuses.pop(0) if statuses and len(statuses) > 1 else (statuses or ["Success"])[0]
-        if status == "Success":
-            self.os_hostname[instance_id] = self.commands[command_id][1]
-        return status
+        if status not in {"Success", "Failed"}:
+            return CommandResult(status)
+        config = self.commands[command_id][1]
+        report = self.os_report(instance_id, config)
+        if status == "Success" and report["ok"] and config.host_name:
+            self.os_hostname[instance_id] = config.host_name
+        status = status if report["ok"] else "Failed"
+        return CommandResult(status, "fixed-ip: ...\nFIXED_IP_RESULT " + json.dumps(report))
+
+    def os_report(self, instance_id: str, config: OsConfig) -> dict[str, Any]:
+        """The script's verification line on the fake OS: the address is there when the
+        ENI with that MAC and address is attached to the instance, unless `os_fault`
+        names the instance (an OS the script cannot configure)."""
+        eni = next((e for e in self.enis.values() if e.mac == config.mac), None)
+        inst = self.instances.get(instance_id)
+        attached = eni is not None and (
+            eni.instance_id == instance_id
+            or (inst is not None and eni.eni_id in inst.nics.values())
+        )
+        here = attached and eni is not None and eni.ip == config.address
+        fault = self.os_fault.get(instance_id)
+        present = here and fault is None and config.mode != "skip"
+        host_ok = None if not config.host_name else self.hostname_fault.get(instance_id) is None
+        ok = (config.mode == "skip" or present) and host_ok is not False
+        return {
+            "ok": ok,
+            "mode": config.mode,
+            "manager": "netplan",
+            "interface": f"ens{5 + (eni.device_index or 1)}" if here and eni else None,
+            "address": config.address,
+            "address_present": present,
+            "rule_present": present,
+            "table_route_present": present,
+            "host_name": config.host_name,
+            "host_name_ok": host_ok,
+            "persisted": present,
+            "changed": present,
+            "message": fault or self.hostname_fault.get(instance_id) or "configured and verified",
+        }
+
+    def subnet_cidr(self, subnet_id: str) -> str:
+        self.calls.append("subnet_cidr")
+        return "10.0.0.0/24"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 import itertools
 import json
@@ -12,8 +11,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from fixed_ip_local.events import LAUNCHING, lifecycle_event
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+# The time stamp of the events/ files (2026-11-26T06:00:00Z).
+FILE_EVENT_TIME = 1795672800.0
 
 
 def load_event(name: str) -> Any:
@@ -26,10 +29,15 @@ def invalid_event_names() -> list[str]:
 
 
 def launch_event(instance_id: str, group: str, token: str, **detail: Any) -> dict[str, Any]:
-    """events/launch.json addressed to a real (moto) instance and token."""
-    event = copy.deepcopy(load_event("launch.json"))
-    event["detail"].update(
-        EC2InstanceId=instance_id, AutoScalingGroupName=group, LifecycleActionToken=token
+    """events/launch.json addressed to a real (moto) instance and token (both come from
+    fixed_ip_local.events.lifecycle_event; tests/unit/test_events.py keeps them equal)."""
+    event = lifecycle_event(
+        LAUNCHING,
+        instance_id=instance_id,
+        group=group,
+        hook="fixed-ip-launch",
+        token=token,
+        at=FILE_EVENT_TIME,
     )
     event["detail"].update(detail)
     return event

@@ -48,8 +48,9 @@ REGION = "ap-northeast-1"
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 # The flow's minimum for one launch (DESIGN section 2): find the instance, list the pool
-# in its AZ, see who else is waiting, attach, tag, agent online?, send, read the result,
-# complete.
+# in its AZ, see who else is waiting, attach, tag, the subnet's CIDR (once per subnet and
+# container), send the document (SSM refuses it while the agent is not registered), read the
+# verification, complete.
 MINIMUM_LAUNCH_CALLS = {
     "ec2:DescribeInstances": 1,
     "ec2:DescribeNetworkInterfaces": 1,
@@ -57,7 +58,7 @@ MINIMUM_LAUNCH_CALLS = {
     "ec2:CreateTags": 1,
     "autoscaling:DescribeAutoScalingGroups": 1,
     "autoscaling:CompleteLifecycleAction": 1,
-    "ssm:DescribeInstanceInformation": 1,
+    "ec2:DescribeSubnets": 1,
     "ssm:SendCommand": 1,
     "ssm:GetCommandInvocation": 1,
 }
@@ -179,7 +180,7 @@ def render(profile: Profile, info: dict[str, str], sections: list[Section]) -> s
         "",
         f"Written by `python -m fixed_ip_local.bench --profile {profile.name}` (`make bench`). "
         "Every figure comes from the local simulated AWS (moto + the fidelity patches of "
-        "`devtools/fixed_ip_local/moto_patches.py`) running the real functions of "
+        "`devtools/fixed_ip_local/moto_patches/`) running the real functions of "
         "`template.yaml`; counts are exact, times are this machine's.",
         "",
         *(f"- {k}: {v}" for k, v in info.items()),
@@ -248,7 +249,7 @@ def _runner(logical_id: str, document: str, parameters: dict[str, str] | None = 
     from fixed_ip_local.simulation import FAST_POLLS
 
     fn = TemplateFunction.from_template(
-        logical_id, parameters=parameters, resource_names={"HostnameDocument": document}
+        logical_id, parameters=parameters, resource_names={"ConfigureDocument": document}
     )
     runner = FunctionRunner(fn, extra_env=FAST_POLLS)
     runner.logs = collect_logs(runner)
@@ -355,14 +356,17 @@ def calls_per_action(profile: Profile) -> list[Section]:
 
 
 def _terminate_probe(world: Any) -> dict[str, Any]:
-    return {
-        "source": "aws.autoscaling",
-        "detail-type": "EC2 Instance-terminate Lifecycle Action",
-        "detail": {
-            "LifecycleHookName": world.hook.rsplit("-", 1)[0] + "-terminate",
-            "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-        },
-    }
+    """A terminate event of the world's group, to find which function the rules route it to."""
+    from fixed_ip_local.events import TERMINATING, lifecycle_event
+
+    return lifecycle_event(
+        TERMINATING,
+        instance_id="i-0123456789abcdef0",
+        group=world.group,
+        hook=world.hook.rsplit("-", 1)[0] + "-terminate",
+        token="00000000-0000-0000-0000-000000000000",  # noqa: S106 (a placeholder, not a secret)
+        region=world.region,
+    )
 
 
 def _has_hook(autoscaling: Any, group: str, transition: str) -> bool:
@@ -417,59 +421,17 @@ def throttled_launch(times: int = 2) -> Section:
 
 @contextlib.contextmanager
 def seed_algorithm() -> Iterator[None]:
-    """Run the seed article's claim instead of the controller's, on the same path: list
-    the available pool ENIs of the AZ, take the lowest IP, attach; any failure is final
-    (the article's script shuts the instance down and Auto Scaling replaces it; here the
-    action is ABANDONed, with the same effect)."""
-    import inspect
-
+    """Run the seed article's claim (fixed_ip_local.seed_claim) instead of the
+    controller's, on the same path: every launch use case built meanwhile gets it."""
     from fixed_ip import launch as launch_module
-    from fixed_ip.errors import (
-        AttachRejected,
-        ClaimFailure,
-        EniGone,
-        EniInUse,
-        PoolExhausted,
-    )
+    from fixed_ip_local.seed_claim import SeedClaim
 
-    class LostRace(ClaimFailure):
-        reason = "lost_race"
-
-    use_case = launch_module.LaunchUseCase
-    original = use_case._claim
-    params = list(inspect.signature(original).parameters)
-    if params[:3] != ["self", "run", "instance"]:
-        raise RuntimeError(
-            f"LaunchUseCase._claim{inspect.signature(original)} changed; update the seed "
-            "baseline in fixed_ip_local.bench"
-        )
-
-    def lowest_ip_claim(self: Any, run: Any, instance: Any, *_: Any) -> Any:
-        enis = self.deps.compute.list_pool_enis(
-            tag_key=self.settings.pool_tag_key,
-            pool=run.req.pool,
-            az=instance.az,
-            vpc_id=instance.vpc_id or "",
-        )
-        free = sorted((e for e in enis if e.free), key=lambda e: (e.ip_key, e.eni_id))
-        if not free:
-            raise PoolExhausted(f"no available ENI in {instance.az}")
-        run.out.attach_attempts += 1
-        try:
-            self.deps.compute.attach(
-                eni_id=free[0].eni_id,
-                instance_id=run.req.instance_id,
-                device_index=run.req.device_index,
-            )
-        except (EniInUse, EniGone, AttachRejected) as exc:
-            raise LostRace(f"lost the race for {free[0].ip}: shutdown") from exc
-        return free[0]
-
-    use_case._claim = lowest_ip_claim  # type: ignore[method-assign]
+    original = launch_module.default_claim
+    launch_module.default_claim = SeedClaim  # type: ignore[assignment]
     try:
         yield
     finally:
-        use_case._claim = original  # type: ignore[method-assign]
+        launch_module.default_claim = original
 
 
 @dataclass
@@ -842,7 +804,8 @@ def cold_start(profile: Profile) -> Section:
         ["handler module (ms)", "`import boto3` alone (ms)", "ratio", "fresh processes each"],
         [[m["handler_s"] * 1000, m["boto3_s"] * 1000, f"{m['ratio']:.2f}x", m["runs"]]],
         [
-            "medians over fresh interpreters, function code and layer on sys.path as Lambda "
+            "medians over fresh interpreters taken in turn (handler, boto3, ...; the ratio "
+            "is the median of each pair's), function code and layer on sys.path as Lambda "
             "puts /var/task and /opt/python (fixed_ip_local.coldstart); this machine's "
             f"Python {platform.python_version()}, not Lambda's python3.13 on arm64",
         ],

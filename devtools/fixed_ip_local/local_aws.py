@@ -70,8 +70,7 @@ def start(
     # sam local invoke: the document's local name (sam would resolve !Ref to the logical id)
     env_file = out_dir.parent / "env.json"
     env_file.write_text(
-        json.dumps({"LaunchFunction": {"FIXED_IP_HOSTNAME_DOCUMENT": world.document}}, indent=2)
-        + "\n"
+        json.dumps({"LaunchFunction": {"FIXED_IP_DOCUMENT": world.document}}, indent=2) + "\n"
     )
     return LocalAws(server, endpoint, world, files)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fixed_ip_local import moto_patches
+from fixed_ip_local.events import scheduled_event
 from fixed_ip_local.invariants import group_instances, pool_enis, violations
 from fixed_ip_local.lambda_runner import (
     FunctionRunner,
@@ -212,7 +213,7 @@ class Simulation:
                 TemplateFunction.from_template(
                     name,
                     parameters=parameters,
-                    resource_names={"HostnameDocument": world.document},
+                    resource_names={"ConfigureDocument": world.document},
                 ),
                 extra_env={**FAST_POLLS, **sweeper_env},
             )
@@ -344,17 +345,7 @@ class Simulation:
 
     def sweep(self) -> dict[str, Any]:
         """One scheduled pass of the sweeper (EventBridge Scheduler's event shape)."""
-        event = {
-            "version": "0",
-            "id": "sweep",
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "123456789012",
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": self.world.region,
-            "resources": [],
-            "detail": {},
-        }
+        event = scheduled_event(self.world.region)
         return self.runners["SweeperFunction"].invoke(event)
 
     # -- Reporting -------------------------------------------------------------------------
@@ -403,7 +394,11 @@ class Simulation:
                 values = value if isinstance(value, list) else [value]
                 metrics[m["Name"]] = metrics.get(m["Name"], 0) + sum(values)
         found = violations(
-            self.session, self.world.group, self.world.pool, os_hostname=moto_patches.os_hostname
+            self.session,
+            self.world.group,
+            self.world.pool,
+            os_hostname=moto_patches.os_hostname,
+            os_address=moto_patches.os_address,
         )
         found += self._unanswered()
         return StepReport(

@@ -15,7 +15,7 @@ from fixed_ip_local.lambda_runner import load_template
 
 POOL_TAG = "fixed-ip:pool"
 HOSTNAME_TAG = "HostName"
-DOCUMENT_NAME = "fixed-ip-HostnameDocument"
+DOCUMENT_NAME = "fixed-ip-ConfigureDocument"
 HOOK_NAME = "fixed-ip-launch"
 TERMINATE_HOOK_NAME = "fixed-ip-terminate"
 
@@ -34,13 +34,13 @@ class World:
 
     def env(self) -> dict[str, str]:
         """The controller's environment for this world (as the template would set it)."""
-        return {"FIXED_IP_HOSTNAME_DOCUMENT": self.document}
+        return {"FIXED_IP_DOCUMENT": self.document}
 
 
 def create_document(ssm: Any, name: str = DOCUMENT_NAME) -> str:
     """Create the stack's host-name document from template.yaml's own content, so local
     runs validate parameters against the real `allowedPattern`."""
-    content = load_template()["Resources"]["HostnameDocument"]["Properties"]["Content"]
+    content = load_template()["Resources"]["ConfigureDocument"]["Properties"]["Content"]
     with contextlib.suppress(ssm.exceptions.DocumentAlreadyExists):
         ssm.create_document(
             Name=name, Content=json.dumps(content), DocumentType="Command", DocumentFormat="JSON"

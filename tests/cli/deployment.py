@@ -81,7 +81,7 @@ def deploy_controller(
     lam, events = session.client("lambda"), session.client("events")
     patterns = {r.function: r.pattern for r in rules_from_template({"HookNamePrefix": hook_prefix})}
     out = Controller(stack=stack or "", document=document)
-    outputs: dict[str, dict[str, str]] = {"HostnameDocumentName": {"Value": document}}
+    outputs: dict[str, dict[str, str]] = {"ConfigureDocumentName": {"Value": document}}
     for logical_id, (timeout, event_name, output) in FUNCTIONS.items():
         name = f"{STACK}-{logical_id}"
         arn = lam.create_function(
@@ -94,7 +94,7 @@ def deploy_controller(
             Environment={
                 "Variables": {
                     "FIXED_IP_HOOK_PREFIX": hook_prefix,
-                    "FIXED_IP_HOSTNAME_DOCUMENT": document,
+                    "FIXED_IP_DOCUMENT": document,
                     "FIXED_IP_HOSTNAME_TAG_KEY": HOSTNAME_TAG,
                     "FIXED_IP_POOL_TAG_KEY": "fixed-ip:pool",
                 }

@@ -291,7 +291,7 @@ BROKEN: dict[str, tuple[Callable[[Deployed], None], str, str, str, str]] = {
         _delete_document,
         "document",
         "fail",
-        "SSM document fixed-ip-HostnameDocument not found",
+        "SSM document fixed-ip-ConfigureDocument not found",
         "redeploy the controller stack (it owns the document)",
     ),
     "launch hook missing": (

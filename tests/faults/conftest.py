@@ -45,7 +45,7 @@ def make_runner(aws, monkeypatch):
         fn = TemplateFunction.from_template(
             logical_id,
             parameters=parameters or None,
-            resource_names={"HostnameDocument": DOCUMENT_NAME},
+            resource_names={"ConfigureDocument": DOCUMENT_NAME},
         )
         runner = FunctionRunner(fn, extra_env=FAST_POLLS)
         runner.logs = collect_logs(runner)

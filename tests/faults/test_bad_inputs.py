@@ -80,7 +80,6 @@ HOSTILE_TAGS = [
     HostileTag("|cat /etc/shadow", "invalid label"),
     HostileTag("a" * 300, "300 characters long"),
     HostileTag("", "host name is empty"),
-    HostileTag(None, "host name is missing"),
     HostileTag("-leading-hyphen", "invalid label '-leading-hyphen'"),
     HostileTag("trailing-", "invalid label 'trailing-'"),
     HostileTag("a..b", "invalid label ''"),

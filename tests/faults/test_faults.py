@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fixed_ip_local import faults, moto_patches
+from fixed_ip_local.events import scheduled_event
 from fixed_ip_local.faults import Call
 from fixed_ip_local.world import build_world
 from tests.faults.checks import (
@@ -37,7 +38,7 @@ EVERY_LAUNCH_CALL = [
     *EC2_THROTTLED,
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:CompleteLifecycleAction",
-    "ssm:DescribeInstanceInformation",
+    "ec2:DescribeSubnets",
     "ssm:SendCommand",
     "ssm:GetCommandInvocation",
 ]
@@ -258,24 +259,33 @@ def test_instance_terminated_right_after_the_attach(aws, events, make_runner, pl
 # --- SSM ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", ["ABANDON", "CONTINUE"])
-def test_ssm_agent_never_online(aws, events, make_runner, policy):
+@pytest.mark.parametrize(
+    ("mode", "policy", "result"),
+    [
+        ("configure", "ABANDON", "ABANDON"),
+        # The fixed address is at stake: ABANDON whatever the host-name policy says.
+        ("configure", "CONTINUE", "ABANDON"),
+        # OsConfiguration skip: only the host name was at stake, the policy decides.
+        ("skip", "CONTINUE", "CONTINUE"),
+    ],
+)
+def test_ssm_agent_never_online(aws, events, make_runner, mode, policy, result):
     moto_patches.set_auto_register(None)
     world, [iid] = pending(aws, events)
-    runner = make_runner(SsmWaitSeconds="1", OnHostnameFailure=policy)
+    runner = make_runner(SsmWaitSeconds="1", OnHostnameFailure=policy, OsConfiguration=mode)
     started = time.monotonic()
-    result = runner.invoke(events[0])
+    outcome = runner.invoke(events[0])
     assert time.monotonic() - started < 10
-    assert (result["result"], result["reason"]) == (policy, "ssm_agent_not_online")
+    assert (outcome["result"], outcome["reason"]) == (result, "ssm_agent_not_online")
     assert moto_patches.os_hostname(iid) is None
     [final] = runner.logs.decisions("lifecycle_completed")
-    assert final["level"] == "WARNING" and "not Online" in final["detail"]
-    if policy == "ABANDON":
+    assert final["level"] == "WARNING" and "not registered" in final["detail"]
+    if result == "ABANDON":
         assert held(aws, world.pool) == {}  # terminated: its ENI is free again
         assert_sound(aws, world)
     else:
-        # The operator chose CONTINUE: the instance serves with its fixed IP, without
-        # its OS host name (the one exception invariant 2 allows).
+        # The operator chose skip and CONTINUE: the instance serves with its ENI,
+        # without its OS host name (the one exception invariant 2 allows).
         assert lifecycle_state(aws, iid) == "InService"
         assert len(held(aws, world.pool)[iid]) == 1
         assert_sound(aws, world, os_hostnames=False)
@@ -340,7 +350,7 @@ def test_hook_times_out_while_waiting_for_the_agent(aws, events, make_runner, pl
         moto_patches.set_clock(lambda: later)
         moto_patches.expire_lifecycle_actions()
 
-    plan.before("ssm:DescribeInstanceInformation", hook_times_out)
+    plan.before("ssm:SendCommand", hook_times_out)
     result = make_runner(SsmWaitSeconds="1").invoke(events[0])
     assert result["decision"] == "lifecycle_not_active"
     assert action_of(iid)["timed_out"] is True and action_of(iid)["result"] == "ABANDON"
@@ -445,10 +455,6 @@ SWEEP_POINTS = [
 ]
 
 
-def sweep_event() -> dict:
-    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
-
-
 @pytest.mark.parametrize("sweep_before", SWEEP_POINTS)
 def test_sweeper_pass_in_the_middle_of_a_launch_with_no_grace(
     aws, events, make_runner, plan, sweep_before
@@ -460,7 +466,7 @@ def test_sweeper_pass_in_the_middle_of_a_launch_with_no_grace(
     world, [iid] = pending(aws, events)
     sweeper = make_runner("SweeperFunction", LostLaunchGraceSeconds="0", LeakGraceSeconds="0")
     passes: list[dict] = []
-    plan.before(sweep_before, lambda call: passes.append(sweeper.invoke(sweep_event())))
+    plan.before(sweep_before, lambda call: passes.append(sweeper.invoke(scheduled_event())))
     launch = make_runner()
     result = launch.invoke(events[0])
 
@@ -493,7 +499,7 @@ def test_sweeper_pass_in_the_middle_of_a_launch_within_its_grace(
     attach, no completion, no release; the controller completes as if alone."""
     world, [iid] = pending(aws, events)
     sweeper = make_runner("SweeperFunction")
-    plan.before(sweep_before, lambda call: sweeper.invoke(sweep_event()))
+    plan.before(sweep_before, lambda call: sweeper.invoke(scheduled_event()))
     result = make_runner().invoke(events[0])
     assert (result["decision"], result["result"]) == ("lifecycle_completed", "CONTINUE")
     assert result["attach_attempts"] == 1

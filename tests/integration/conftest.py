@@ -17,7 +17,7 @@ def world(aws, events):
 @pytest.fixture(scope="session")
 def launch_function():
     return TemplateFunction.from_template(
-        "LaunchFunction", resource_names={"HostnameDocument": DOCUMENT_NAME}
+        "LaunchFunction", resource_names={"ConfigureDocument": DOCUMENT_NAME}
     )
 
 

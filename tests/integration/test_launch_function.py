@@ -20,7 +20,7 @@ MINIMUM_LAUNCH_CALLS = {
     "autoscaling:DescribeAutoScalingGroups": 1,
     "ec2:AttachNetworkInterface": 1,
     "ec2:CreateTags": 1,
-    "ssm:DescribeInstanceInformation": 1,
+    "ec2:DescribeSubnets": 1,
     "ssm:SendCommand": 1,
     "ssm:GetCommandInvocation": 1,
     "autoscaling:CompleteLifecycleAction": 1,
@@ -89,12 +89,70 @@ def test_one_launch_end_to_end_with_the_minimum_api_calls(aws, world, events, la
     host = world.enis[eni["NetworkInterfaceId"]]
     assert instance_tags(aws, iid)["HostName"] == host == instance_tags(aws, iid)["Name"]
     assert moto_patches.os_hostname(iid) == host
+    os_now = moto_patches.instance_os(iid)
+    assert os_now["report"]["address"] == eni["PrivateIpAddress"] and os_now["report"]["ok"]
     assert lifecycle_state(aws, iid) == "InService"
     assert meter.by_operation() == MINIMUM_LAUNCH_CALLS
+    assert sum(MINIMUM_LAUNCH_CALLS.values()) <= 9
     [final] = launch.logs.decisions("lifecycle_completed")
     assert final["instance_id"] == iid and final["ip"] == eni["PrivateIpAddress"]
     assert final["host_name"] == host and final["group"] == world.group
     assert final["az"] == eni["AvailabilityZone"] and final["eni_id"] == eni["NetworkInterfaceId"]
+    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+
+
+def test_the_checker_sees_an_in_service_instance_without_its_address_in_the_os(
+    aws, world, events, launch
+):
+    """Invariant 2 is checked inside the instance too: an instance whose OS lost the
+    address (here: its simulated OS starts afresh) is a violation."""
+    scale(aws, world.group, 1)
+    [event] = events
+    iid = event["detail"]["EC2InstanceId"]
+    assert launch.invoke(event)["result"] == "CONTINUE"
+    check = {"os_address": moto_patches.os_address}
+    assert violations(aws, world.group, world.pool, **check) == []
+    moto_patches.set_instance_os(iid, "ubuntu-22.04")
+    [problem] = violations(aws, world.group, world.pool, **check)
+    assert iid in problem and "without its fixed address" in problem
+
+
+def test_os_that_cannot_configure_the_address_abandons_os_address_failed(
+    aws, world, events, launch
+):
+    """Issue 12: the controller believes only the instance's verification. An OS the
+    script cannot configure (nothing it knows manages the network) prints the address
+    missing: ABANDON `os_address_failed` with the script's own message, the ENI freed."""
+    moto_patches.queue_instance_os("unknown")
+    scale(aws, world.group, 1)
+    [event] = events
+    iid = event["detail"]["EC2InstanceId"]
+    result = launch.invoke(event)
+    assert (result["result"], result["reason"]) == ("ABANDON", "os_address_failed")
+    assert "is not configured on" in result["detail"]
+    report = moto_patches.instance_os(iid)["report"]
+    assert report["message"] and report["message"] in result["detail"]
+    assert held(aws, world.pool) == {}  # terminated by the ABANDON: its ENI is free again
+    assert violations(aws, world.group, world.pool) == []
+
+
+def test_pool_eni_without_host_name_tag_serves_its_address(aws, events, launch):
+    """Issue 12: the host name is optional, as in the seed article. The ENI serves its
+    address: CONTINUE, the address configured in the OS, no host name set or tagged."""
+    world = build_world(aws, per_az=1, azs=1)
+    [eni_id] = world.enis
+    aws.client("ec2").delete_tags(Resources=[eni_id], Tags=[{"Key": "HostName"}])
+    scale(aws, world.group, 1)
+    [event] = events
+    iid = event["detail"]["EC2InstanceId"]
+    result = launch.invoke(event)
+    assert (result["result"], result["reason"]) == ("CONTINUE", "ok")
+    assert "host_name" not in result and list(held(aws, world.pool)) == [iid]
+    assert "HostName" not in instance_tags(aws, iid) and "Name" not in instance_tags(aws, iid)
+    assert moto_patches.os_hostname(iid) is None
+    assert moto_patches.instance_os(iid)["summary"].endswith("rule ok")
+    [note] = launch.logs.decisions("no_host_name")
+    assert note["eni_id"] == eni_id and note["instance_id"] == iid
     assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
 
 
@@ -253,10 +311,10 @@ def test_exhausted_pool_abandons_the_extra_launch(aws, events, launch):
 def test_forced_races_are_recovered_on_moto(aws, events, launch, monkeypatch):
     """Everyone aims at the lowest IP (as the seed did): AWS's InUse answers force the
     losers to re-read and claim another ENI; all still get their own."""
-    from fixed_ip import launch as launch_module
+    from fixed_ip import claim as claim_module
 
     monkeypatch.setattr(
-        launch_module,
+        claim_module,
         "spread_order",
         lambda me, waiting, free: sorted(free, key=lambda e: (e.ip_key, e.eni_id)),
     )

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from fixed_ip_local import moto_patches
+from fixed_ip_local.events import scheduled_event
 from fixed_ip_local.invariants import pool_enis, violations
 from fixed_ip_local.lambda_runner import FunctionRunner, TemplateFunction, collect_logs
 from fixed_ip_local.metering import metered
@@ -25,7 +26,7 @@ NO_GRACE = {
 
 def function(name: str, **env: str) -> FunctionRunner:
     runner = FunctionRunner(
-        TemplateFunction.from_template(name, resource_names={"HostnameDocument": DOCUMENT_NAME}),
+        TemplateFunction.from_template(name, resource_names={"ConfigureDocument": DOCUMENT_NAME}),
         extra_env=env,
     )
     runner.logs = collect_logs(runner)
@@ -40,10 +41,6 @@ def terminate(aws):
 @pytest.fixture
 def sweeper(aws):
     return function("SweeperFunction", **NO_GRACE)
-
-
-def sweep_event() -> dict:
-    return {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
 
 def test_terminate_releases_the_eni_and_a_duplicate_changes_nothing(aws, events, launch, terminate):
@@ -82,7 +79,7 @@ def test_sweeper_finishes_a_lost_launch(aws, events, sweeper):
     world = build_world(aws, per_az=1, azs=1)
     scale(aws, world.group, 1)  # its event is never delivered
     iid = events[0]["detail"]["EC2InstanceId"]
-    result = sweeper.invoke(sweep_event())
+    result = sweeper.invoke(scheduled_event())
     assert result["lost_launches_finished"] == 1
     assert lifecycle_state(aws, iid) == "InService"
     assert list(held(aws, world.pool)) == [iid]
@@ -101,7 +98,7 @@ def test_sweeper_releases_a_leaked_eni_and_leaves_running_holders(aws, events, l
         stranded, leaked = sim.strand_eni(next(iter(world.subnets)))
     finally:
         sim.close()
-    result = sweeper.invoke(sweep_event())
+    result = sweeper.invoke(scheduled_event())
     assert result["leaked_enis_released"] == 1
     enis = {e["NetworkInterfaceId"]: e for e in pool_enis(aws.client("ec2"), world.pool)}
     assert enis[leaked]["Status"] == "available"
@@ -115,7 +112,7 @@ def test_capacity_figures_for_an_uneven_split(aws, sweeper):
     world = build_world(aws, per_az=2, azs=2, max_size=5)
     a = sorted(world.subnets)[0]
     create_pool_eni(aws.client("ec2"), world.subnets[a], "10.0.0.10", "server-a9", world.pool)
-    sweeper.invoke(sweep_event())
+    sweeper.invoke(scheduled_event())
     figures = {
         line["az"]: (line["free"], line["in_use"], line["need"], line["shortfall"])
         for line in sweeper.logs.decisions("pool_capacity")
@@ -136,7 +133,7 @@ def test_sweeper_pass_cost_for_a_pool_of_100(aws, sweeper, attached):
             NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=iid, DeviceIndex=1
         )
     with metered() as meter:
-        sweeper.invoke(sweep_event())
+        sweeper.invoke(scheduled_event())
     calls = meter.by_operation()
     print(
         f"\nsweeper pass, pool of 100 ENIs ({attached} attached), one group: "
@@ -162,7 +159,7 @@ def test_sweeper_and_controller_at_once_never_attach_one_eni_twice(aws, events, 
 
     def sweeping() -> None:
         while not stop.is_set():
-            passes.append(sweeper.invoke(sweep_event()))
+            passes.append(sweeper.invoke(scheduled_event()))
 
     thread = threading.Thread(target=sweeping)
     thread.start()

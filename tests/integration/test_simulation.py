@@ -10,9 +10,9 @@ import time
 import pytest
 
 from fixed_ip import launch as launch_module
-from fixed_ip.errors import ClaimFailure, EniInUse
 from fixed_ip_local import demo, moto_patches
 from fixed_ip_local.invariants import group_instances, pool_enis
+from fixed_ip_local.seed_claim import SeedClaim
 from fixed_ip_local.simulation import AsyncLambda, Simulation, pattern_matches, rules_from_template
 from fixed_ip_local.world import build_world
 from tests.helpers import load_event
@@ -167,28 +167,7 @@ def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypat
 def test_demo_fails_with_the_seed_algorithm(tmp_path, monkeypatch):
     """The seed's user data: everyone takes the lowest free IP, a lost race is fatal."""
 
-    def lowest_ip_claim(self, run, instance, waiting):
-        enis = self.deps.compute.list_pool_enis(
-            tag_key=self.settings.pool_tag_key,
-            pool=run.req.pool,
-            az=instance.az,
-            vpc_id=instance.vpc_id or "",
-        )
-        free = sorted((e for e in enis if e.free), key=lambda e: e.ip_key)
-        if not free:
-            raise ClaimFailure("no free ENI")
-        run.out.attach_attempts += 1
-        try:
-            self.deps.compute.attach(
-                eni_id=free[0].eni_id,
-                instance_id=run.req.instance_id,
-                device_index=run.req.device_index,
-            )
-        except EniInUse as exc:
-            raise ClaimFailure("lost the race for the lowest IP") from exc
-        return free[0]
-
-    monkeypatch.setattr(launch_module.LaunchUseCase, "_claim", lowest_ip_claim)
+    monkeypatch.setattr(launch_module, "default_claim", SeedClaim)
     code, text = _run_demo(per_az=5)  # bursts of 7 launches: lost races are certain
     assert code == 1
     assert "UNEXPECTED" in text

@@ -11,30 +11,48 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixed_ip.controller import launch_request
+from fixed_ip.claim import spread_order
 from fixed_ip.errors import (
     AgentNotOnline,
     BadHostNameTag,
     CommandFailed,
     CommandTimedOut,
+    HostnameFailed,
     InstanceGone,
+    InstanceStepFailure,
     InvalidEvent,
     InvalidHostName,
+    OsAddressFailed,
     PoolExhausted,
 )
 from fixed_ip.hostname import validate_hostname
-from fixed_ip.launch import ABANDON, CONTINUE, decide, spread_order
+from fixed_ip.inputs import launch_request
+from fixed_ip.launch import ABANDON, CONTINUE, decide
 from fixed_ip.models import PoolEni, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from fixed_ip_local.lambda_runner import load_template
 from tests.helpers import load_event
 
-SETTINGS = Settings(hostname_document="doc")
+SETTINGS = Settings(document="doc")
 DOCUMENT_PATTERN = re.compile(
-    load_template()["Resources"]["HostnameDocument"]["Properties"]["Content"]["parameters"][
+    load_template()["Resources"]["ConfigureDocument"]["Properties"]["Content"]["parameters"][
         "HostName"
     ]["allowedPattern"]
 )
+
+
+def _address_like(value: str) -> bool:
+    """What the document's pattern refuses beyond RFC 1123: names resolvers take as an
+    address (an all-numeric last label; 1 to 4 labels each a decimal or 0x-hex number, the
+    syntax of inet_aton, whatever the value) and localhost."""
+    labels = value.split(".")
+    number = re.compile(r"0[xX][0-9A-Fa-f]*|[0-9]+")
+    return (
+        re.fullmatch(r"[0-9]+", labels[-1]) is not None
+        or (len(labels) <= 4 and all(number.fullmatch(label) for label in labels))
+        or value.lower() == "localhost"
+    )
+
 
 instance_ids = st.integers(0, 2**40).map(lambda n: f"i-{n:017x}")
 
@@ -77,7 +95,13 @@ def test_host_name_validation_agrees_with_the_ssm_document(value):
         accepted = True
     except InvalidHostName:
         accepted = False
-    assert accepted == bool(DOCUMENT_PATTERN.fullmatch(value))
+    if value == "":
+        # The document's "no host name" (its default); the controller sends no empty name.
+        assert DOCUMENT_PATTERN.fullmatch(value) and not accepted
+        return
+    # The controller may refuse addresses in disguise by a fuller check (inet_aton); it
+    # accepts nothing the document refuses, and the document nothing the controller refuses.
+    assert (accepted and not _address_like(value)) == bool(DOCUMENT_PATTERN.fullmatch(value))
     if accepted:
         assert not set(value) & set(";|&$`'\"\\<>(){}[]*?! \t\n\r")
 
@@ -91,6 +115,10 @@ FAILURES = st.sampled_from(
         AgentNotOnline("x"),
         CommandFailed("x"),
         CommandTimedOut("x"),
+        OsAddressFailed("x"),
+        HostnameFailed("x"),
+        CommandFailed("x", only_host_name=True),
+        AgentNotOnline("x", only_host_name=True),
     ]
 )
 
@@ -100,7 +128,7 @@ def test_only_host_name_step_failures_follow_the_policy(failure, policy):
     result = decide(failure, policy)
     if failure is None:
         assert result == CONTINUE
-    elif isinstance(failure, AgentNotOnline | CommandFailed | CommandTimedOut):
+    elif isinstance(failure, InstanceStepFailure) and failure.only_host_name:
         assert result == policy
     else:
         assert result == ABANDON  # never InService without the fixed IP

@@ -41,6 +41,7 @@ from moto import mock_aws
 from fixed_ip.errors import Transient
 from fixed_ip_local import faults, moto_patches
 from fixed_ip_local.faults import Call
+from fixed_ip_local.invariants import picture, problems_in
 from fixed_ip_local.lambda_runner import (
     FunctionRunner,
     TemplateFunction,
@@ -49,7 +50,6 @@ from fixed_ip_local.lambda_runner import (
 )
 from fixed_ip_local.simulation import FAST_POLLS, pattern_matches, rules_from_template
 from fixed_ip_local.world import DOCUMENT_NAME, build_world, create_pool_eni
-from tests.faults.checks import picture, problems_in
 from tests.property.conftest import MOTO_EXAMPLES, MOTO_PHASES, MOTO_STEPS, PROFILE
 
 REGION = "ap-northeast-1"
@@ -134,7 +134,7 @@ class Interleavings(RuleBasedStateMachine):
             name,
             # No wait for agents that never come Online (the others are Online at once).
             parameters={"SsmWaitSeconds": "0", **parameters},
-            resource_names={"HostnameDocument": DOCUMENT_NAME},
+            resource_names={"ConfigureDocument": DOCUMENT_NAME},
         )
         runner = FunctionRunner(fn, extra_env=FAST_POLLS)
         runner.logs = collect_logs(runner)
@@ -407,7 +407,12 @@ class Interleavings(RuleBasedStateMachine):
     @invariant()
     def invariants_hold(self) -> None:
         pic = picture(self.aws, self.world.group)
-        problems = problems_in(pic, self.world.pool, region=REGION)
+        problems = problems_in(
+            pic,
+            self.world.pool,
+            os_hostname=lambda iid: moto_patches.os_hostname(iid, REGION),
+            os_address=lambda iid: moto_patches.os_address(iid, REGION),
+        )
         assert problems == [], problems
         assert self._outside_state(pic) == self.outside_before  # invariant 5
 

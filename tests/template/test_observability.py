@@ -41,7 +41,7 @@ def emitted() -> tuple[dict[str, frozenset[str]], list[dict[str, Any]]]:
     cloud.add_instance("i-0000000000000001", group="web-asg")
     cloud.add_instance("i-0000000000000002", group="web-asg")
     cloud.add_instance("i-0000000000000003", group="web-asg")
-    settings = Settings(hostname_document="doc")
+    settings = Settings(document="doc")
     deps = Deps(compute=cloud, lifecycle=cloud, commands=cloud, clock=cloud.clock)
     logs, blobs = LogCapture(), []
     cloud.attach_hook = outsider_wins_first_race

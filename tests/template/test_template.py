@@ -34,7 +34,7 @@ TEMPLATE = ROOT / "template.yaml"
 
 FUNCTION_ID = "LaunchFunction"
 LAYER_ID = "FixedIpLayer"
-DOCUMENT_ID = "HostnameDocument"
+DOCUMENT_ID = "ConfigureDocument"
 QUEUE_ID = "FailedEventsQueue"
 HOOK_ID = "LaunchHook"
 LOG_GROUP_ID = "LaunchFunctionLogGroup"
@@ -49,6 +49,7 @@ ENV_FROM_PARAMETER = {
     "FIXED_IP_SSM_WAIT_SECONDS": "SsmWaitSeconds",
     "FIXED_IP_COMMAND_TIMEOUT_SECONDS": "CommandTimeoutSeconds",
     "FIXED_IP_HOOK_PREFIX": "HookNamePrefix",
+    "FIXED_IP_OS_CONFIGURATION": "OsConfiguration",
 }
 ENV_LITERALS = {
     "POWERTOOLS_SERVICE_NAME": "fixed-ip",
@@ -69,6 +70,7 @@ PARAMETER_DEFAULTS = {
     "AutoScalingGroupName": "",
     "HookNotificationMetadata": "",
     "ManagedGroupPattern": "*",
+    "OsConfiguration": "configure",
 }
 
 # checkov IAM checks that must pass and may never be suppressed.
@@ -318,6 +320,8 @@ def test_parameter_defaults(translated: dict[str, Any]) -> None:
     params = translated["Parameters"]
     assert params["DeviceIndex"]["MinValue"] == 1
     assert sorted(params["OnHostnameFailure"]["AllowedValues"]) == ["ABANDON", "CONTINUE"]
+    # The document's Mode parameter accepts exactly these.
+    assert params["OsConfiguration"]["AllowedValues"] == ["configure", "verify", "skip"]
     heartbeat = params["HookHeartbeatTimeout"]
     # AWS allows 30..7200; below 120 the controller's 60 s heartbeats would not keep up.
     assert (heartbeat["MinValue"], heartbeat["MaxValue"]) == (120, 7200)
@@ -328,7 +332,7 @@ def test_environment_matches_the_code_contract(translated: dict[str, Any]) -> No
     expected: dict[str, Any] = {
         **ENV_LITERALS,
         **{name: {"Ref": param} for name, param in ENV_FROM_PARAMETER.items()},
-        "FIXED_IP_HOSTNAME_DOCUMENT": {"Ref": DOCUMENT_ID},
+        "FIXED_IP_DOCUMENT": {"Ref": DOCUMENT_ID},
         # Set only when LocalEndpointUrl is given (sam local invoke against local-aws).
         "AWS_ENDPOINT_URL": {
             "Fn::If": ["UseLocalEndpoint", {"Ref": "LocalEndpointUrl"}, {"Ref": "AWS::NoValue"}]
@@ -364,7 +368,7 @@ def test_parameter_ranges_fit_what_the_code_accepts(
     assert param["MinValue"] >= bounds.get("Ge", bounds.get("Gt", float("-inf")))
     assert param["MaxValue"] <= bounds["Le"]
     for value in (param["MinValue"], param["MaxValue"], param["Default"]):
-        Settings.model_validate({"hostname_document": "doc", field: value})
+        Settings.model_validate({"document": "doc", field: value})
 
 
 def test_timeouts_nest(translated: dict[str, Any]) -> None:
@@ -437,23 +441,143 @@ def test_only_the_rules_may_dead_letter_into_the_queue(translated: dict[str, Any
 
 # -------------------------------------------------------------------------- SSM document
 
+SCRIPT = ROOT / "instance" / "fixed-ip-configure.sh"
 
-def _hostname_document(translated: dict[str, Any]) -> dict[str, Any]:
+
+def _document(translated: dict[str, Any]) -> dict[str, Any]:
     props = translated["Resources"][DOCUMENT_ID]["Properties"]
     assert props["DocumentType"] == "Command"
     return props["Content"]
 
 
-def _hostname_pattern(translated: dict[str, Any]) -> re.Pattern[str]:
-    return re.compile(_hostname_document(translated)["parameters"]["HostName"]["allowedPattern"])
+def _pattern(translated: dict[str, Any], name: str) -> re.Pattern[str]:
+    return re.compile(_document(translated)["parameters"][name]["allowedPattern"])
+
+
+def _script(translated: dict[str, Any]) -> str:
+    (step,) = _document(translated)["mainSteps"]
+    return "\n".join(step["inputs"]["runCommand"])
+
+
+def test_document_carries_the_script_file(translated: dict[str, Any]) -> None:
+    """template.yaml embeds instance/fixed-ip-configure.sh (CloudFormation wants the
+    document inline): the copy deployed is the file linted and tested. `make document`
+    rewrites the copy."""
+    assert _script(translated) == SCRIPT.read_text(encoding="utf-8"), "run `make document`"
+
+
+def _sync_module() -> Any:
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location("sync_document", ROOT / "instance" / "sync_document.py")
+    assert spec and spec.loader
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_document_rewrites_only_the_script_block() -> None:
+    """`make document` (instance/sync_document.py) puts a changed script into the template
+    so that the parsed document carries exactly it, and changes nothing else."""
+    template = TEMPLATE.read_text(encoding="utf-8")
+    changed = SCRIPT.read_text(encoding="utf-8") + '\n\techo "a new last line"\n'
+    updated = _sync_module().embed(template, changed)
+    parsed, original = yaml_parse(updated), yaml_parse(template)
+    steps = parsed["Resources"][DOCUMENT_ID]["Properties"]["Content"]["mainSteps"]
+    assert steps[0]["inputs"]["runCommand"] == [changed]
+    steps[0]["inputs"]["runCommand"] = original["Resources"][DOCUMENT_ID]["Properties"]["Content"][
+        "mainSteps"
+    ][0]["inputs"]["runCommand"]
+    assert parsed == original
+    # And back: the file's own text gives the template byte for byte.
+    assert _sync_module().embed(updated, SCRIPT.read_text(encoding="utf-8")) == template
+
+
+# The contract with the controller (which sends them) and the script (which reads them).
+DOCUMENT_PARAMETERS = {
+    "Address",
+    "MacAddress",
+    "SubnetCidr",
+    "DeviceIndex",
+    "HostName",
+    "Mode",
+    "ExecutionTimeout",
+}
+
+
+def test_document_parameters(translated: dict[str, Any]) -> None:
+    content = _document(translated)
+    assert content["schemaVersion"] == "2.2"
+    params = content["parameters"]
+    assert set(params) == DOCUMENT_PARAMETERS
+    for name, spec in params.items():
+        assert spec["type"] == "String"
+        assert spec.get("allowedPattern"), f"{name} has no allowedPattern"
+        if name != "ExecutionTimeout":
+            # Passed as SSM_<Name>, never pasted into the script by current agents.
+            assert spec.get("interpolationType") == "ENV_VAR", name
+            assert f"SSM_{name}" in _script(translated)
+    # Required (no default): what the controller always knows. Optional: these defaults.
+    assert {n: p.get("default") for n, p in params.items() if "default" in p} == {
+        "HostName": "",
+        "Mode": "configure",
+        "ExecutionTimeout": "60",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "accepted", "refused"),
+    [
+        (
+            "Address",
+            ["10.0.0.4", "172.31.255.254", "192.168.0.10", "100.64.0.1"],
+            ["10.0.0.256", "010.0.0.4", "10.0.0", "10.0.0.4/32", "10.0.0.4 ", "a.b.c.d"],
+        ),
+        (
+            "MacAddress",
+            ["0a:1b:2c:3d:4e:5f", "02:00:00:00:00:01"],
+            ["0A:1B:2C:3D:4E:5F", "0a-1b-2c-3d-4e-5f", "0a:1b:2c:3d:4e", "0a:1b:2c:3d:4e:5f:60"],
+        ),
+        (
+            "SubnetCidr",
+            ["10.0.0.0/24", "10.0.0.0/16", "10.0.0.16/28", "172.31.32.0/20"],
+            ["10.0.0.0/15", "10.0.0.0/29", "10.0.0.0", "10.0.0.0/024", "10.0.0.0/24;x"],
+        ),
+        ("DeviceIndex", ["1", "9", "10", "31"], ["0", "32", "01", "-1", "1 "]),
+        ("Mode", ["configure", "verify", "skip"], ["", "Configure", "apply", "skip;x"]),
+    ],
+)
+def test_parameter_patterns(
+    translated: dict[str, Any], name: str, accepted: list[str], refused: list[str]
+) -> None:
+    pattern = _pattern(translated, name)
+    for value in accepted:
+        assert pattern.fullmatch(value), f"{name} refuses {value!r}"
+    for value in refused:
+        # re.search mirrors the most permissive use of the pattern (a find, not a full match).
+        assert pattern.search(value) is None, f"{name} accepts {value!r}"
 
 
 @pytest.mark.parametrize(
     "name",
-    ["server-a1", "web-01.example.internal", "a", "A1", "x" * 63, "a" * 30 + "." + "b" * 33],
+    [
+        "",  # no host name
+        "server-a1",
+        "web-01.example.internal",
+        "a",
+        "A1",
+        "x" * 63,
+        "a" * 30 + "." + "b" * 33,
+        "0x7f.example",  # hex-looking labels are fine when the name is not all numbers
+        "10-0-0-1",
+        "1a",
+        "server.1a",
+        "localhost2",
+        "my.localhost",
+    ],
 )
 def test_hostname_pattern_accepts(translated: dict[str, Any], name: str) -> None:
-    assert _hostname_pattern(translated).fullmatch(name)
+    assert _pattern(translated, "HostName").fullmatch(name)
 
 
 @pytest.mark.parametrize(
@@ -467,53 +591,61 @@ def test_hostname_pattern_accepts(translated: dict[str, Any], name: str) -> None
         "a'b",
         "a\nb",
         "a" * 300,
-        "",
         "-bad",
         "bad-",
         "a..b",
         ".a",
         "a.",
-        "x" * 64,
+        "x" * 64,  # a label of 64 characters
         "a" * 30 + "." + "b" * 34,  # 65 characters: over the Linux limit
         ".".join(["a" * 63] * 4),  # 255 characters
         "server_a1",
+        # Addresses in disguise: resolvers and inet_aton take these as addresses.
+        "10.0.0.1",
+        "2130706433",
+        "0",
+        "127.1",
+        "server.01",  # an all-numeric last label
+        "0x7f000001",
+        "0x7f.0x1",
+        "0X7F.0.0.1",
+        "localhost",
+        "LocalHost",
     ],
 )
 def test_hostname_pattern_rejects(translated: dict[str, Any], name: str) -> None:
-    pattern = _hostname_pattern(translated)
-    # re.search mirrors the most permissive use of the pattern (a find, not a full match).
-    assert pattern.search(name) is None
+    assert _pattern(translated, "HostName").search(name) is None
 
 
-def test_hostname_document_script(translated: dict[str, Any]) -> None:
-    content = _hostname_document(translated)
-    assert content["schemaVersion"] == "2.2"
+def test_document_script(translated: dict[str, Any]) -> None:
+    content = _document(translated)
     (step,) = content["mainSteps"]
     assert step["action"] == "aws:runShellScript"
     assert step["precondition"] == {"StringEquals": ["platformType", "Linux"]}
-    script = "\n".join(step["inputs"]["runCommand"])
-
+    assert step["inputs"]["timeoutSeconds"] == "{{ ExecutionTimeout }}"
+    script = _script(translated)
     assert script.startswith("#!/bin/bash\n")
-    assert "set -euo pipefail" in script
-    assert re.search(r'hostnamectl set-hostname "\$\w+"', script)
-    assert "preserve_hostname: true" in script
-    assert "/etc/cloud/cloud.cfg.d/99-fixed-ip.cfg" in script
-
-    # Every document parameter pasted into the script is declared with an allowedPattern
-    # and used inside double quotes.
+    assert "set -Eeuo pipefail" in script
+    assert "FIXED_IP_RESULT " in script
+    # Every document parameter pasted into the script (by agents older than ENV_VAR
+    # interpolation) is declared with an allowedPattern and used inside double quotes.
     declared = content["parameters"]
+    pasted = set()
     for match in re.finditer(r"(.)\{\{\s*(\w+)\s*\}\}(.)", script):
         before, name, after = match.groups()
+        pasted.add(name)
         assert name in declared, f"undeclared parameter {name}"
         assert declared[name].get("allowedPattern"), f"{name} has no allowedPattern"
         assert (before, after) == ('"', '"'), f"{{{{ {name} }}}} is not double-quoted"
+    assert pasted == DOCUMENT_PARAMETERS - {"ExecutionTimeout"}
+    # No other double brace: the agent would take it for a parameter.
+    assert script.count("{{") == len(pasted)
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
-def test_hostname_document_script_is_valid_bash(translated: dict[str, Any], tmp_path: Path) -> None:
-    (step,) = _hostname_document(translated)["mainSteps"]
+def test_document_script_is_valid_bash(translated: dict[str, Any], tmp_path: Path) -> None:
     script = tmp_path / "_script.sh"
-    script.write_text("\n".join(step["inputs"]["runCommand"]) + "\n", encoding="utf-8")
+    script.write_text(_script(translated) + "\n", encoding="utf-8")
     proc = subprocess.run(  # noqa: S603 - fixed argument list, no shell
         [shutil.which("bash") or "bash", "-n", str(script)],
         capture_output=True,
@@ -644,7 +776,7 @@ def test_outputs(translated: dict[str, Any]) -> None:
         "LaunchFunctionName",
         "LaunchFunctionArn",
         "FixedIpLayerArn",
-        "HostnameDocumentName",
+        "ConfigureDocumentName",
         "FailedEventsQueueUrl",
         "FailedEventsQueueArn",
         "LaunchRuleName",

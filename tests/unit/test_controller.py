@@ -19,7 +19,7 @@ IID = "i-0123456789abcdef0"
 
 
 def setup(cloud: FakeCloud, **settings):
-    s = Settings(hostname_document="doc", **settings)
+    s = Settings(document="doc", **settings)
     use_case = LaunchUseCase(
         Deps(compute=cloud, lifecycle=cloud, commands=cloud, clock=cloud.clock), s
     )

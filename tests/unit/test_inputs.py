@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from fixed_ip.controller import launch_request
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
+from fixed_ip.inputs import launch_request
 from fixed_ip.models import HookMetadata, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from tests.helpers import invalid_event_names, load_event
 
-SETTINGS = Settings(hostname_document="doc")
+SETTINGS = Settings(document="doc")
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_group_name_that_cannot_be_a_pool_name_asks_for_metadata():
 
 
 def test_settings_from_env_with_defaults():
-    s = Settings.from_env({"FIXED_IP_HOSTNAME_DOCUMENT": "fixed-ip-SetHostname", "PATH": "/bin"})
+    s = Settings.from_env({"FIXED_IP_DOCUMENT": "fixed-ip-SetHostname", "PATH": "/bin"})
     assert (s.pool_tag_key, s.hostname_tag_key, s.device_index) == ("fixed-ip:pool", "HostName", 1)
     assert s.on_hostname_failure == "ABANDON"
 
@@ -145,10 +145,10 @@ def test_settings_from_env_with_defaults():
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        ({}, "FIXED_IP_HOSTNAME_DOCUMENT"),
-        ({"FIXED_IP_HOSTNAME_DOCUMENT": "d", "FIXED_IP_DEVICE_INDEX": "0"}, "DEVICE_INDEX"),
-        ({"FIXED_IP_HOSTNAME_DOCUMENT": "doc", "FIXED_IP_ON_HOSTNAME_FAILURE": "maybe"}, "FAILURE"),
-        ({"FIXED_IP_HOSTNAME_DOCUMENT": "doc", "FIXED_IP_SSM_WAIT_SECONDS": "lots"}, "WAIT"),
+        ({}, "FIXED_IP_DOCUMENT"),
+        ({"FIXED_IP_DOCUMENT": "d", "FIXED_IP_DEVICE_INDEX": "0"}, "DEVICE_INDEX"),
+        ({"FIXED_IP_DOCUMENT": "doc", "FIXED_IP_ON_HOSTNAME_FAILURE": "maybe"}, "FAILURE"),
+        ({"FIXED_IP_DOCUMENT": "doc", "FIXED_IP_SSM_WAIT_SECONDS": "lots"}, "WAIT"),
     ],
 )
 def test_bad_settings_name_the_variable(env, named):

@@ -7,36 +7,30 @@ from datetime import timedelta
 
 import pytest
 
+from fixed_ip.claim import REFUSAL_PAUSE_SECONDS, REFUSALS_BEFORE_GIVING_UP, spread_order
 from fixed_ip.errors import (
     AgentNotOnline,
     AttachRejected,
     BadHostNameTag,
     CommandFailed,
+    HostnameFailed,
     InstanceNotReady,
     InvalidEvent,
+    OsAddressFailed,
     OutOfTime,
     PoolExhausted,
 )
-from fixed_ip.launch import (
-    ABANDON,
-    CONTINUE,
-    REFUSAL_PAUSE_SECONDS,
-    REFUSALS_BEFORE_GIVING_UP,
-    Deps,
-    LaunchUseCase,
-    decide,
-    spread_order,
-)
+from fixed_ip.launch import ABANDON, CONTINUE, Deps, LaunchUseCase, decide
 from fixed_ip.models import LaunchRequest, PoolEni
 from fixed_ip.settings import Settings
 from tests.fakes import FakeCloud, RecordingObserver
 
-HOSTILE = ["a;reboot", "$(id)", "a" * 300, "", "-lead", "sp ace", "x\nrm -rf /", None]
+HOSTILE = ["a;reboot", "$(id)", "a" * 300, "", "-lead", "sp ace", "x\nrm -rf /"]
 
 
 def make(cloud: FakeCloud, **settings) -> LaunchUseCase:
     deps = Deps(compute=cloud, lifecycle=cloud, commands=cloud, clock=cloud.clock)
-    return LaunchUseCase(deps, Settings(hostname_document="fixed-ip-SetHostname", **settings))
+    return LaunchUseCase(deps, Settings(document="fixed-ip-SetHostname", **settings))
 
 
 def request(instance_id: str = "i-0000000000000001", pool: str = "web") -> LaunchRequest:
@@ -78,7 +72,7 @@ def test_happy_path_claims_tags_names_and_continues(cloud):
     assert (out.eni_id, out.ip, out.host_name) == (eni.eni_id, "10.0.0.4", "server-a1")
     assert out.az == "az-a"
     assert out.attach_attempts == 1 and out.conflicts == 0 and not out.resumed
-    assert "eni_claimed" in obs.decisions() and "hostname_set" in obs.decisions()
+    assert "eni_claimed" in obs.decisions() and "os_configured" in obs.decisions()
     assert obs.count("Claims") == 1
 
 
@@ -340,10 +334,23 @@ def test_waits_for_the_ssm_agent_with_heartbeats(cloud):
     assert ("SsmWaitSeconds", out.ssm_wait_seconds) in obs.metrics
 
 
-@pytest.mark.parametrize(("policy", "result"), [("ABANDON", ABANDON), ("CONTINUE", CONTINUE)])
-def test_agent_never_online_follows_the_policy(cloud, policy, result):
+@pytest.mark.parametrize(
+    ("mode", "policy", "result"),
+    [
+        ("configure", "ABANDON", ABANDON),
+        # The address is at stake: never InService unverified, whatever the policy.
+        ("configure", "CONTINUE", ABANDON),
+        ("verify", "CONTINUE", ABANDON),
+        # OsConfiguration skip: only the host name was at stake, the policy decides.
+        ("skip", "ABANDON", ABANDON),
+        ("skip", "CONTINUE", CONTINUE),
+    ],
+)
+def test_agent_never_online_abandons_unless_only_the_host_name_was_at_stake(
+    cloud, mode, policy, result
+):
     cloud.agent_online_at["i-0000000000000001"] = None
-    out, _ = run(cloud, ssm_wait_seconds=60, on_hostname_failure=policy)
+    out, _ = run(cloud, ssm_wait_seconds=60, on_hostname_failure=policy, os_configuration=mode)
     assert (out.result, out.reason) == (result, "ssm_agent_not_online")
     assert cloud.clock.now - 1000.0 == pytest.approx(60)
     assert len(cloud.held_by("i-0000000000000001")) == 1  # the ENI stays: ABANDON terminates
@@ -398,7 +405,13 @@ def test_decide_is_the_single_policy():
     assert decide(PoolExhausted("x"), "CONTINUE") == ABANDON
     assert decide(BadHostNameTag("x"), "CONTINUE") == ABANDON
     assert decide(AgentNotOnline("x"), "ABANDON") == ABANDON
-    assert decide(CommandFailed("x"), "CONTINUE") == CONTINUE
+    # The address not verified: ABANDON whatever the host-name policy says.
+    assert decide(CommandFailed("x"), "CONTINUE") == ABANDON
+    assert decide(OsAddressFailed("x"), "CONTINUE") == ABANDON
+    # Only the host name failed: the policy.
+    assert decide(CommandFailed("x", only_host_name=True), "CONTINUE") == CONTINUE
+    assert decide(HostnameFailed("x"), "CONTINUE") == CONTINUE
+    assert decide(HostnameFailed("x"), "ABANDON") == ABANDON
 
 
 def _enis(n: int) -> list[PoolEni]:

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from fixed_ip.capacity import az_need
 from fixed_ip.launch import ABANDON, CONTINUE, Deps, LaunchUseCase
 from fixed_ip.models import Hook, ManagedGroup, TerminateRequest
 from fixed_ip.settings import Settings
-from fixed_ip.sweeper import SweeperUseCase, az_need
+from fixed_ip.sweeper import SweeperUseCase
 from fixed_ip.terminate import TerminateUseCase
 from tests.fakes import NOW, FakeCloud, RecordingObserver
 
@@ -21,7 +22,7 @@ def deps(cloud: FakeCloud) -> Deps:
 
 
 def settings(**kw) -> Settings:
-    return Settings(hostname_document="doc", **kw)
+    return Settings(document="doc", **kw)
 
 
 def terminate(cloud: FakeCloud, **kw):

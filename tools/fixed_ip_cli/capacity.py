@@ -1,8 +1,10 @@
 """Pool capacity per AZ, as `pool status` and `doctor` show it: free, in use and refused
-ENIs, and for a group what it may need there.
+ENIs, and for a group what it may use and need there.
 
-One function, `pool_capacity`, so that both commands move together to the library's
-capacity module (shared with the sweeper) once it exists: only this file changes then."""
+The need is the library's (`fixed_ip.capacity.az_share`, the sweeper's figure). What
+counts as usable is still computed here, in one function, `pool_capacity`, for both
+commands: when the library's capacity module counts usable ENIs per group itself, this
+function becomes a call to it and only this file changes."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from fixed_ip.errors import InvalidHostName
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.models import PoolEni
-from fixed_ip.sweeper import az_share
+from fixed_ip.capacity import az_share
 
 
 def valid_host_name(value: str | None) -> bool:

@@ -140,7 +140,7 @@ def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -
         "--terminate-function",
         help="terminate (release) function name (overrides the stack output)",
     )
-    p.add_argument("--document", help="host-name SSM document (overrides the stack output)")
+    p.add_argument("--document", help="the controller's SSM document (overrides the stack output)")
     p.add_argument(
         "--hook-prefix",
         help="lifecycle hook name prefix (default: the function's FIXED_IP_HOOK_PREFIX, "

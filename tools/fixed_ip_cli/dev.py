@@ -56,7 +56,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         function = TemplateFunction.from_template(
             args.function,
             parameters=_pairs(args.parameter_overrides, "--parameter-overrides"),
-            resource_names={"HostnameDocument": args.document},
+            resource_names={"ConfigureDocument": args.document},
         )
     except TemplateError as exc:
         raise UsageError(str(exc)) from exc
@@ -105,8 +105,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--document",
-        default="fixed-ip-HostnameDocument",
-        help="name of the deployed host-name SSM document (default: the local one)",
+        default="fixed-ip-ConfigureDocument",
+        help="name of the deployed SSM document (default: the local one)",
     )
     p.set_defaults(func=cmd_invoke)
 

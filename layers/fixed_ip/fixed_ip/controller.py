@@ -8,72 +8,17 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from fixed_ip.adapters import error_code
+from fixed_ip.decision import CONTINUE, outcome_metrics
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
-from fixed_ip.launch import ABANDON, LaunchOutcome, LaunchUseCase, outcome_metrics
-from fixed_ip.models import (
-    LAUNCH_DETAIL_TYPE,
-    LAUNCHING,
-    TERMINATE_DETAIL_TYPE,
-    TERMINATING,
-    HookMetadata,
-    LaunchRequest,
-    LifecycleEvent,
-    TerminateRequest,
-    parse_lifecycle_event,
-)
-from fixed_ip.observability import PowertoolsObserver
-from fixed_ip.ports import Clock
+from fixed_ip.inputs import launch_request, terminate_request
+from fixed_ip.launch import LaunchOutcome, LaunchUseCase
+from fixed_ip.models import LifecycleEvent, parse_lifecycle_event
+from fixed_ip.ports import Clock, Observer
 from fixed_ip.settings import Settings
 from fixed_ip.sweeper import SweeperUseCase
 from fixed_ip.terminate import TerminateUseCase
 
 REFUSED = "REFUSED"
-
-
-def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
-    """The use case's input from a validated event; InvalidEvent when it is not a launch
-    action of a managed hook, or its metadata is wrong."""
-    detail = event.detail
-    if event.detail_type != LAUNCH_DETAIL_TYPE or detail.LifecycleTransition != LAUNCHING:
-        raise InvalidEvent(
-            f"this function handles launch lifecycle actions; got {event.detail_type!r} "
-            f"({detail.LifecycleTransition})"
-        )
-    _check_managed(detail.LifecycleHookName, settings)
-    metadata = HookMetadata.from_notification(detail.NotificationMetadata)
-    return LaunchRequest(
-        instance_id=detail.EC2InstanceId,
-        group=detail.AutoScalingGroupName,
-        hook=detail.LifecycleHookName,
-        token=detail.LifecycleActionToken,
-        pool=metadata.pool_for(detail.AutoScalingGroupName),
-        device_index=metadata.device_index or settings.device_index,
-        event_time=event.time,
-        to_warm_pool=detail.Destination == "WarmPool",
-    )
-
-
-def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateRequest:
-    detail = event.detail
-    if event.detail_type != TERMINATE_DETAIL_TYPE or detail.LifecycleTransition != TERMINATING:
-        raise InvalidEvent(
-            f"this function handles terminate lifecycle actions; got {event.detail_type!r} "
-            f"({detail.LifecycleTransition})"
-        )
-    _check_managed(detail.LifecycleHookName, settings)
-    return TerminateRequest(
-        instance_id=detail.EC2InstanceId,
-        group=detail.AutoScalingGroupName,
-        hook=detail.LifecycleHookName,
-        token=detail.LifecycleActionToken,
-    )
-
-
-def _check_managed(hook: str, settings: Settings) -> None:
-    if not hook.startswith(settings.hook_prefix):
-        raise InvalidEvent(
-            f"hook {hook!r} is not managed: managed hook names start with {settings.hook_prefix!r}"
-        )
 
 
 class _Controller:
@@ -92,15 +37,13 @@ class _Controller:
 class LaunchController(_Controller):
     use_case: LaunchUseCase
 
-    def handle(
-        self, event: object, observer: PowertoolsObserver, remaining_ms: int
-    ) -> dict[str, Any]:
+    def handle(self, event: object, observer: Observer, remaining_ms: int) -> dict[str, Any]:
         started = self.clock.monotonic()
         try:
             parsed = parse_lifecycle_event(event)
             req = launch_request(parsed, self.settings)
         except InvalidMetadata as exc:
-            return self._abandon_misconfigured(parsed, exc, observer)
+            return self._misconfigured(parsed, exc, observer, started)
         except InvalidEvent as exc:
             return refuse(observer, exc)
         observer.add_secret(req.token or "")
@@ -114,11 +57,11 @@ class LaunchController(_Controller):
             return refuse(observer, exc)
         return self._report(observer, out, started)
 
-    def _abandon_misconfigured(
-        self, event: LifecycleEvent, exc: InvalidMetadata, observer: PowertoolsObserver
+    def _misconfigured(
+        self, event: LifecycleEvent, exc: InvalidMetadata, observer: Observer, started: float
     ) -> dict[str, Any]:
-        """A real action of a managed hook that cannot be served as configured: ABANDON
-        it now (invariant 3) instead of leaving the instance to the hook's timeout."""
+        """A real action of a managed hook that cannot be served as configured: the use
+        case decides (ABANDON) and completes it now."""
         detail = event.detail
         observer.add_secret(detail.LifecycleActionToken)
         observer.bind(
@@ -130,25 +73,17 @@ class LaunchController(_Controller):
         # the Abandons alarm, which reads metrics by Pool, sees these abandons too.
         observer.dimension("Pool", detail.AutoScalingGroupName)
         with _retried_errors(observer):
-            completed = self.use_case.deps.lifecycle.complete(
+            out = self.use_case.refuse_misconfigured(
+                instance_id=detail.EC2InstanceId,
                 group=detail.AutoScalingGroupName,
                 hook=detail.LifecycleHookName,
                 token=detail.LifecycleActionToken,
-                instance_id=detail.EC2InstanceId,
-                result=ABANDON,
+                failure=exc,
             )
-        observer.metric("InvalidEvents")
-        observer.metric("Abandons")
-        what = "lifecycle_completed" if completed else "lifecycle_not_active"
-        observer.decision(what, level="error", result=ABANDON, reason=exc.reason, detail=str(exc))
-        return {"decision": what, "result": ABANDON, "reason": exc.reason, "detail": str(exc)}
+        return self._report(observer, out, started)
 
-    def _report(
-        self, observer: PowertoolsObserver, out: LaunchOutcome, started: float
-    ) -> dict[str, Any]:
-        duration_ms = int((self.clock.monotonic() - started) * 1000)
+    def _report(self, observer: Observer, out: LaunchOutcome, started: float) -> dict[str, Any]:
         outcome_metrics(observer, out)
-        what = "lifecycle_completed" if out.completed else "lifecycle_not_active"
         fields = {
             "result": out.result,
             "reason": out.reason,
@@ -161,15 +96,18 @@ class LaunchController(_Controller):
             "attach_attempts": out.attach_attempts,
             "conflicts": out.conflicts,
             "ssm_wait_seconds": out.ssm_wait_seconds,
-            "duration_ms": duration_ms,
         }
-        level = "info" if out.result == "CONTINUE" and out.reason == "ok" else "warning"
-        observer.decision(what, level=level, **fields)
-        return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
+        if out.reason == "invalid_metadata":
+            level = "error"  # the operator must fix the hook
+        elif out.result == CONTINUE and out.reason == "ok":
+            level = "info"
+        else:
+            level = "warning"
+        return _final(observer, started, self.clock, out.completed, level, fields)
 
 
 @contextmanager
-def _retried_errors(observer: PowertoolsObserver) -> Iterator[None]:
+def _retried_errors(observer: Observer) -> Iterator[None]:
     """Errors Lambda retries: one line and a metric each, then re-raised."""
     try:
         yield
@@ -188,9 +126,7 @@ def _retried_errors(observer: PowertoolsObserver) -> Iterator[None]:
 class TerminateController(_Controller):
     use_case: TerminateUseCase
 
-    def handle(
-        self, event: object, observer: PowertoolsObserver, remaining_ms: int
-    ) -> dict[str, Any]:
+    def handle(self, event: object, observer: Observer, remaining_ms: int) -> dict[str, Any]:
         started = self.clock.monotonic()
         try:
             req = terminate_request(parse_lifecycle_event(event), self.settings)
@@ -201,7 +137,6 @@ class TerminateController(_Controller):
         deadline = self.deadline(started, remaining_ms)
         with _retried_errors(observer):
             out = self.use_case.run(req, deadline=deadline, observer=observer)
-        what = "lifecycle_completed" if out.completed else "lifecycle_not_active"
         if not out.completed:
             observer.metric("ActionsNotActive")
         fields = {
@@ -210,18 +145,31 @@ class TerminateController(_Controller):
             "eni_id": ",".join(out.released + out.pending) or None,
             "ip": ",".join(out.ips) or None,
             "host_name": ",".join(out.host_names) or None,
-            "duration_ms": int((self.clock.monotonic() - started) * 1000),
         }
-        observer.decision(what, level="info" if not out.pending else "warning", **fields)
-        return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
+        level = "info" if not out.pending else "warning"
+        return _final(observer, started, self.clock, out.completed, level, fields)
+
+
+def _final(
+    observer: Observer,
+    started: float,
+    clock: Clock,
+    completed: bool,
+    level: str,
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    """The invocation's final decision line (built once, for every function that
+    completes an action) and the handler's return value."""
+    what = "lifecycle_completed" if completed else "lifecycle_not_active"
+    fields = {**fields, "duration_ms": int((clock.monotonic() - started) * 1000)}
+    observer.decision(what, level=level, **fields)
+    return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
 
 
 class SweeperController(_Controller):
     use_case: SweeperUseCase
 
-    def handle(
-        self, event: object, observer: PowertoolsObserver, remaining_ms: int
-    ) -> dict[str, Any]:
+    def handle(self, event: object, observer: Observer, remaining_ms: int) -> dict[str, Any]:
         """A scheduled pass; the event's content is not used."""
         started = self.clock.monotonic()
         deadline = self.deadline(started, remaining_ms)
@@ -241,7 +189,7 @@ class SweeperController(_Controller):
         return {"decision": "sweep_completed", **summary}
 
 
-def refuse(observer: PowertoolsObserver, exc: InvalidEvent | ConfigurationError) -> dict[str, Any]:
+def refuse(observer: Observer, exc: InvalidEvent | ConfigurationError) -> dict[str, Any]:
     """Bad input: one clear line, a metric, no AWS change, no retry."""
     observer.metric("InvalidEvents" if isinstance(exc, InvalidEvent) else "ConfigErrors")
     observer.decision("event_refused", level="error", reason=exc.reason, detail=str(exc))
@@ -254,15 +202,13 @@ def refuse(observer: PowertoolsObserver, exc: InvalidEvent | ConfigurationError)
 
 
 class Handles(Protocol):
-    def handle(
-        self, event: object, observer: PowertoolsObserver, remaining_ms: int
-    ) -> dict[str, Any]: ...
+    def handle(self, event: object, observer: Observer, remaining_ms: int) -> dict[str, Any]: ...
 
 
 def run_invocation(
     event: object,
     remaining_ms: int,
-    observer: PowertoolsObserver,
+    observer: Observer,
     controller: Callable[[], Handles],
 ) -> dict[str, Any]:
     """One invocation: build (or reuse) the controller, handle, flush metrics. A

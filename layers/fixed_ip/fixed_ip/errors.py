@@ -116,20 +116,51 @@ class BadHostNameTag(ClaimFailure):
     reason = "invalid_host_name"
 
 
-class HostnameStepFailure(Definitive):
-    """Setting the OS host name failed: the `OnHostnameFailure` policy decides."""
+class DocumentRefused(Definitive):
+    """SSM refused the document's parameters (InvalidParameters): the stack's document
+    and this controller disagree; retrying cannot help."""
+
+    reason = "document_refused_parameters"
 
 
-class AgentNotOnline(HostnameStepFailure):
+class InstanceStepFailure(Definitive):
+    """The step on the instance (through SSM) failed: ABANDON, since the fixed address is
+    not verified in the OS. `only_host_name` when nothing but the host name was at stake
+    (the address was verified, or OsConfiguration is `skip`): then the operator's
+    `OnHostnameFailure` policy decides."""
+
+    only_host_name = False
+
+    def __init__(self, message: str, *, only_host_name: bool | None = None, **context: Any):
+        super().__init__(message, **context)
+        if only_host_name is not None:
+            self.only_host_name = only_host_name
+
+
+class AgentNotOnline(InstanceStepFailure):
     reason = "ssm_agent_not_online"
 
 
-class CommandFailed(HostnameStepFailure):
+class CommandFailed(InstanceStepFailure):
     reason = "command_failed"
 
 
-class CommandTimedOut(HostnameStepFailure):
+class CommandTimedOut(InstanceStepFailure):
     reason = "command_timed_out"
+
+
+class OsAddressFailed(InstanceStepFailure):
+    """The instance's own verification says the fixed address is not configured (or it
+    printed no verification at all)."""
+
+    reason = "os_address_failed"
+
+
+class HostnameFailed(InstanceStepFailure):
+    """The address is verified but the host name could not be set."""
+
+    reason = "host_name_failed"
+    only_host_name = True
 
 
 # --- Transient: raised so Lambda retries ---------------------------------------------

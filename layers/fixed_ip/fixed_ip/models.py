@@ -199,6 +199,7 @@ class PoolEni:
     instance_id: str | None = None
     device_index: int | None = None
     attachment_id: str | None = None
+    mac: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fixed_ip.models import Instance, ManagedGroup, PoolEni
+from fixed_ip.os_config import OsConfig
 
 
 class Compute(ABC):
@@ -48,6 +50,10 @@ class Compute(ABC):
     def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
         """Every ENI of the pool, in every AZ."""
 
+    @abstractmethod
+    def subnet_cidr(self, subnet_id: str) -> str:
+        """The subnet's IPv4 CIDR block (immutable: adapters may cache it)."""
+
 
 class Lifecycle(ABC):
     """Auto Scaling: the group's waiting instances and the lifecycle action itself."""
@@ -72,21 +78,23 @@ class Lifecycle(ABC):
         False when it was no longer active (already done)."""
 
 
+@dataclass(frozen=True)
+class CommandResult:
+    status: str  # Pending | InProgress | Delayed | Success | Failed | TimedOut | Cancelled ...
+    output: str = ""  # StandardOutputContent (SSM keeps its first 24,000 characters)
+
+
 class RunCommand(ABC):
-    """SSM: the agent's presence and the host-name command."""
+    """SSM: the stack's document on an instance."""
 
     @abstractmethod
-    def agent_online(self, instance_id: str) -> bool: ...
-
-    @abstractmethod
-    def send_set_hostname(self, instance_id: str, host_name: str, timeout_seconds: int) -> str:
+    def send_configure(self, instance_id: str, config: OsConfig, timeout_seconds: int) -> str:
         """Send the stack's document; return the command id. Raises AgentNotOnline when
-        SSM does not accept the instance yet, InvalidHostName when the document refuses
-        the parameter."""
+        SSM does not accept the instance yet (agent not registered), DocumentRefused when
+        the document refuses a parameter."""
 
     @abstractmethod
-    def command_status(self, command_id: str, instance_id: str) -> str:
-        """Pending | InProgress | Delayed | Success | Failed | TimedOut | Cancelled ..."""
+    def command_result(self, command_id: str, instance_id: str) -> CommandResult: ...
 
 
 class Clock(ABC):
@@ -117,6 +125,23 @@ class Observer(ABC):
     ) -> None:
         """A metric with the invocation's dimensions, or with `dimensions` instead."""
 
+    # What the controller needs around a use case.
+    @abstractmethod
+    def bind(self, **fields: Any) -> None:
+        """Fields every later decision line carries (instance_id, group, hook, pool)."""
+
+    @abstractmethod
+    def add_secret(self, secret: str) -> None:
+        """A value never to appear in a line (the lifecycle action token)."""
+
+    @abstractmethod
+    def dimension(self, name: str, value: str) -> None:
+        """A dimension of the invocation's metrics (Pool)."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Write the invocation's metrics."""
+
 
 class DimensionedObserver(Observer):
     """`inner`, with `dimensions` on every metric that names none: the sweeper runs the
@@ -140,3 +165,15 @@ class DimensionedObserver(Observer):
         dimensions: dict[str, str] | None = None,
     ) -> None:
         self.inner.metric(name, value, unit, dimensions or self.dimensions)
+
+    def bind(self, **fields: Any) -> None:
+        self.inner.bind(**fields)
+
+    def add_secret(self, secret: str) -> None:
+        self.inner.add_secret(secret)
+
+    def dimension(self, name: str, value: str) -> None:
+        self.dimensions[name] = value
+
+    def flush(self) -> None:
+        self.inner.flush()

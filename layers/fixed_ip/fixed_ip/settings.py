@@ -25,8 +25,12 @@ class Settings(BaseModel):
     ssm_wait_seconds: int = Field(default=300, ge=0, le=900)
     command_timeout_seconds: int = Field(default=60, ge=30, le=900)
     hook_prefix: str = Field(default="fixed-ip", min_length=1)
-    # Required: the stack-owned SSM document that sets the host name.
-    hostname_document: str = Field(min_length=3, max_length=128)
+    # Required: the stack-owned SSM document that configures the address and host name.
+    document: str = Field(min_length=3, max_length=128)
+    # configure: the document configures the fixed address in the OS and verifies it;
+    # verify: the operator configures the OS, the document only verifies; skip: no
+    # address work on the instance (gives up the promise; the host name is still set).
+    os_configuration: Literal["configure", "verify", "skip"] = "configure"
     # How often to record a lifecycle heartbeat while waiting on SSM.
     heartbeat_interval_seconds: int = Field(default=60, ge=10, le=3600)
     # Poll intervals while waiting on SSM (not template parameters: the defaults suit AWS;

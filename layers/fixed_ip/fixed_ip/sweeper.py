@@ -15,31 +15,18 @@ For each managed group (a group with a fixed-ip hook) and its pool:
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from fixed_ip import capacity
+from fixed_ip.capacity import Capacity, az_need
 from fixed_ip.errors import InvalidEvent, Transient
 from fixed_ip.launch import Deps, LaunchUseCase, outcome_metrics
-from fixed_ip.models import HookMetadata, Instance, LaunchRequest, ManagedGroup, PoolEni
+from fixed_ip.leaks import release_leaked
+from fixed_ip.models import HookMetadata, LaunchRequest, ManagedGroup, PoolEni
 from fixed_ip.ports import DimensionedObserver, Observer
 from fixed_ip.settings import Settings
-
-GONE_STATES = {"shutting-down", "terminated"}
-
-
-@dataclass
-class Capacity:
-    pool: str
-    az: str
-    free: int
-    in_use: int
-    need: int
-
-    @property
-    def shortfall(self) -> int:
-        return max(0, self.need - self.free - self.in_use)
 
 
 @dataclass
@@ -53,17 +40,16 @@ class SweepReport:
     lost_pools: set[str] = field(default_factory=set)  # pools lost launches claimed from
 
 
-def az_share(max_size: int, azs: int, max_healthy_percent: int) -> int:
-    """The most instances a group may run in one of its `azs` AZs: its maximum size,
-    raised by the headroom replacements may take, spread evenly (rounded up)."""
-    ceiling = math.ceil(max_size * max(100, max_healthy_percent) / 100)
-    return math.ceil(ceiling / max(1, azs))
+@dataclass
+class _Pass:
+    """One pass's shared state: the pools read once, the need per pool and AZ."""
 
-
-def az_need(group: ManagedGroup, default_max_healthy_percent: int) -> int:
-    """`az_share` of the group, with its own MaxHealthyPercentage if it has one."""
-    percent = group.max_healthy_percentage or default_max_healthy_percent
-    return az_share(group.max_size, len(group.azs), percent)
+    now: datetime
+    deadline: float
+    observer: Observer
+    report: SweepReport = field(default_factory=SweepReport)
+    pools: dict[str, list[PoolEni]] = field(default_factory=dict)
+    need: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
 
 class SweeperUseCase:
@@ -73,58 +59,74 @@ class SweeperUseCase:
         self.launch = launch
 
     def run(self, *, now: datetime, deadline: float, observer: Observer) -> SweepReport:
-        report = SweepReport()
-        compute = self.deps.compute
-        pools: dict[str, list[PoolEni]] = {}
-        need: dict[tuple[str, str], int] = defaultdict(int)
+        sweep = _Pass(now=now, deadline=deadline, observer=observer)
         for group in self.deps.lifecycle.managed_groups(self.settings.hook_prefix):
-            hooks = group.launch_hooks()
-            if not hooks:
-                continue
-            report.groups += 1
-            try:
-                metadata = HookMetadata.from_notification(hooks[0].metadata)
-                pool = metadata.pool_for(group.name)
-            except InvalidEvent as exc:
-                observer.decision(
-                    "group_skipped",
-                    level="error",
+            self._sweep_group(sweep, group)
+        for pool, enis in sweep.pools.items():
+            released = release_leaked(self.deps.compute, self.settings, pool, enis, now, observer)
+            sweep.report.released += released
+        self._publish_capacity(sweep)
+        return sweep.report
+
+    def _sweep_group(self, sweep: _Pass, group: ManagedGroup) -> None:
+        """One group: its pool, its need per AZ, its instances without an ENI, and its
+        lost launches (while the pass has time)."""
+        hooks = group.launch_hooks()
+        if not hooks:
+            return
+        report, observer = sweep.report, sweep.observer
+        report.groups += 1
+        try:
+            metadata = HookMetadata.from_notification(hooks[0].metadata)
+            pool = metadata.pool_for(group.name)
+        except InvalidEvent as exc:
+            observer.decision(
+                "group_skipped",
+                level="error",
+                group=group.name,
+                hook=hooks[0].name,
+                reason=exc.reason,
+                detail=str(exc),
+            )
+            return
+        if pool not in sweep.pools:
+            sweep.pools[pool] = self.deps.compute.list_pool(
+                tag_key=self.settings.pool_tag_key, pool=pool
+            )
+        for az in group.azs:
+            sweep.need[(pool, az)] += az_need(group, self.settings.max_healthy_percent)
+        self._report_without_eni(sweep, group, pool)
+        if report.stopped_early is None:
+            self._finish_lost_launches(
+                group, hooks[0].name, pool, metadata, sweep.now, sweep.deadline, observer, report
+            )
+
+    @staticmethod
+    def _report_without_eni(sweep: _Pass, group: ManagedGroup, pool: str) -> None:
+        holders = {e.instance_id for e in sweep.pools[pool] if e.instance_id}
+        for gi in group.instances:
+            if gi.lifecycle_state == "InService" and gi.instance_id not in holders:
+                sweep.report.without_eni.append(gi.instance_id)
+                sweep.observer.metric("InstancesWithoutEni", dimensions={"Pool": pool})
+                sweep.observer.decision(
+                    "instance_without_eni",
+                    level="warning",
+                    instance_id=gi.instance_id,
                     group=group.name,
-                    hook=hooks[0].name,
-                    reason=exc.reason,
-                    detail=str(exc),
+                    pool=pool,
+                    az=gi.az,
                 )
-                continue
-            if pool not in pools:
-                pools[pool] = compute.list_pool(tag_key=self.settings.pool_tag_key, pool=pool)
-            holders = {e.instance_id for e in pools[pool] if e.instance_id}
-            for az in group.azs:
-                need[(pool, az)] += az_need(group, self.settings.max_healthy_percent)
-            for gi in group.instances:
-                if gi.lifecycle_state == "InService" and gi.instance_id not in holders:
-                    report.without_eni.append(gi.instance_id)
-                    observer.metric("InstancesWithoutEni", dimensions={"Pool": pool})
-                    observer.decision(
-                        "instance_without_eni",
-                        level="warning",
-                        instance_id=gi.instance_id,
-                        group=group.name,
-                        pool=pool,
-                        az=gi.az,
-                    )
-            if report.stopped_early is None:
-                self._finish_lost_launches(
-                    group, hooks[0].name, pool, metadata, now, deadline, observer, report
-                )
-        for pool, enis in pools.items():
-            self._release_leaked(pool, enis, now, observer, report)
+
+    def _publish_capacity(self, sweep: _Pass) -> None:
+        report, observer = sweep.report, sweep.observer
         for pool in sorted(report.lost_pools):
             # lost launches claimed ENIs during the pass: count what is there now
-            pools[pool] = compute.list_pool(tag_key=self.settings.pool_tag_key, pool=pool)
-        for (pool, az), needed in sorted(need.items()):
-            in_az = [e for e in pools[pool] if e.az == az]
-            free = sum(1 for e in in_az if e.free or e.eni_id in report.released)
-            cap = Capacity(pool=pool, az=az, free=free, in_use=len(in_az) - free, need=needed)
+            sweep.pools[pool] = self.deps.compute.list_pool(
+                tag_key=self.settings.pool_tag_key, pool=pool
+            )
+        freed = set(report.released)
+        for (pool, az), needed in sorted(sweep.need.items()):
+            cap = capacity.in_az(pool, az, sweep.pools[pool], needed, freed)
             report.capacity.append(cap)
             dims = {"Pool": pool, "AZ": az}
             observer.metric("PoolFree", cap.free, dimensions=dims)
@@ -140,7 +142,6 @@ class SweeperUseCase:
                 need=cap.need,
                 shortfall=cap.shortfall,
             )
-        return report
 
     def _finish_lost_launches(
         self,
@@ -216,46 +217,4 @@ class SweeperUseCase:
                 result=out.result,
                 reason=out.reason,
                 completed=out.completed,
-            )
-
-    def _release_leaked(
-        self,
-        pool: str,
-        enis: list[PoolEni],
-        now: datetime,
-        observer: Observer,
-        report: SweepReport,
-    ) -> None:
-        attached = sorted((e for e in enis if e.instance_id), key=lambda e: e.eni_id)
-        if not attached:
-            return
-        holders = sorted({e.instance_id or "" for e in attached})
-        known: dict[str, Instance] = {
-            i.instance_id: i for i in self.deps.compute.describe_instances(holders)
-        }
-        grace = timedelta(seconds=self.settings.leak_grace_seconds)
-        # Every attached ENI, not one per holder: a dead instance may hold two.
-        for eni in attached:
-            instance_id = eni.instance_id
-            inst = known.get(instance_id or "")
-            if inst is not None and inst.state not in GONE_STATES:
-                continue  # never take an ENI from a running, pending or stopped instance
-            if inst is not None and inst.state_changed_at and now - inst.state_changed_at < grace:
-                continue  # EC2 may still be detaching it itself
-            if inst is not None and inst.state == "shutting-down" and not inst.state_changed_at:
-                continue  # no time to measure the grace by: wait until it is terminated
-            if eni.attachment_id:
-                self.deps.compute.detach(eni.attachment_id)
-            report.released.append(eni.eni_id)
-            observer.metric("LeakedEnisReleased", dimensions={"Pool": pool})
-            observer.decision(
-                "leaked_eni_released",
-                level="warning",
-                pool=pool,
-                az=eni.az,
-                eni_id=eni.eni_id,
-                ip=eni.ip,
-                host_name=eni.host_name,
-                instance_id=instance_id,
-                instance_state=inst.state if inst else "gone",
             )

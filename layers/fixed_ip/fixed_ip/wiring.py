@@ -36,7 +36,7 @@ def build(environ: Mapping[str, str] | None = None) -> tuple[Settings, Deps]:
         ),
         lifecycle=AutoScalingLifecycle(session.client("autoscaling", config=AWS_CONFIG)),
         commands=SsmRunCommand(
-            session.client("ssm", config=AWS_CONFIG), document=settings.hostname_document
+            session.client("ssm", config=AWS_CONFIG), document=settings.document
         ),
         clock=SystemClock(),
     )

@@ -6,7 +6,7 @@ the fix. What the checks cover, in order:
 
     stack          the controller stack exists and is usable (its outputs name the rest)
     function       the launch (and terminate) functions exist and are active; timeouts
-    document       the host-name SSM document exists
+    document       the controller's SSM document exists
     group          the Auto Scaling group exists
     launch-hook    a launch hook with the opt-in name prefix, DefaultResult ABANDON,
                    heartbeat timeout above the function timeout, valid metadata

@@ -6,7 +6,7 @@ from typing import Any
 
 from fixed_ip_cli.awsutil import aws_errors
 from fixed_ip_cli.doctor.deployment import Deployment
-from fixed_ip_cli.doctor.model import FAIL, PASS, SKIP, WARN, Check
+from fixed_ip_cli.doctor.model import DOCUMENT_ENV, DOCUMENT_OUTPUT, FAIL, PASS, SKIP, WARN, Check
 
 # Stack statuses in which the stack's resources are in place.
 _USABLE_STACK = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
@@ -35,7 +35,7 @@ def check_stack(d: Deployment) -> Check:
         f"{label} {outputs[key]}"
         for key, label in (
             ("LaunchFunctionName", "function"),
-            ("HostnameDocumentName", "document"),
+            *((k, "document") for k in DOCUMENT_OUTPUT),
             ("LaunchRuleName", "rule"),
         )
         if key in outputs
@@ -117,12 +117,11 @@ def check_function(d: Deployment) -> Check:
     ):
         if fname and fconfig and (problem := _function_state(role, fname, fconfig)):
             return problem
-    if "FIXED_IP_HOSTNAME_DOCUMENT" not in d.function_env:
+    if not any(k in d.function_env for k in DOCUMENT_ENV):
         return Check(
             "function",
             WARN,
-            message + "; its environment has no FIXED_IP_HOSTNAME_DOCUMENT: is it the "
-            "fixed-ip controller?",
+            message + f"; its environment has no {DOCUMENT_ENV[0]}: is it the fixed-ip controller?",
             fix="give --function the LaunchFunctionName output of the controller stack",
         )
     return Check("function", PASS, message)
@@ -134,7 +133,7 @@ def check_document(d: Deployment) -> Check:
         return Check(
             "document",
             FAIL,
-            "host-name SSM document unknown (no stack output, no function environment)",
+            "the controller's SSM document is unknown (no stack output, no function environment)",
             fix="give --stack NAME or --document NAME",
         )
     ssm = d.client("ssm")
@@ -147,7 +146,7 @@ def check_document(d: Deployment) -> Check:
         return Check(
             "document",
             FAIL,
-            f"SSM document {name} not found in {d.region}: host names cannot be set",
+            f"SSM document {name} not found in {d.region}: no address can be configured",
             fix="redeploy the controller stack (it owns the document), or give --document NAME",
         )
     status, kind = doc.get("Status", "Active"), doc.get("DocumentType")
@@ -157,6 +156,6 @@ def check_document(d: Deployment) -> Check:
             FAIL,
             f"SSM document {name} is a {kind} document in status {status}; expected an Active "
             "Command document",
-            fix="give --document the HostnameDocumentName output of the controller stack",
+            fix=f"give --document the {DOCUMENT_OUTPUT[0]} output of the controller stack",
         )
     return Check("document", PASS, f"SSM document {name}: Command, Active")

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fixed_ip_cli.awsutil import aws_errors, error_code, paginate
-from fixed_ip_cli.doctor.model import Options
+from fixed_ip_cli.doctor.model import DOCUMENT_ENV, DOCUMENT_OUTPUT, Options
 from fixed_ip_cli.enis import DEFAULT_HOOK_PREFIX, DEFAULT_HOST_NAME_TAG
 
 
@@ -100,10 +100,11 @@ class ControllerState:
 
     @cached_property
     def document_name(self) -> str | None:
+        env = self.function_env
         return (
             self.options.document
-            or self.function_env.get("FIXED_IP_HOSTNAME_DOCUMENT")
-            or self.output("HostnameDocumentName")
+            or next((env[k] for k in DOCUMENT_ENV if env.get(k)), None)
+            or next((v for k in DOCUMENT_OUTPUT if (v := self.output(k))), None)
         )
 
     @cached_property

@@ -11,6 +11,11 @@ from fixed_ip.models import LAUNCHING, TERMINATING  # noqa: F401 - re-exported f
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 DEFAULT_STACK = "fixed-ip"  # samconfig.toml's stack_name
 TERMINATE_HOOK_HEARTBEAT = 300  # template.yaml's TerminateHook
+# Where the controller names its SSM document: the function's environment and the stack's
+# output. The second names are those of stacks deployed before the document also configured
+# the address (HostnameDocument), which doctor still checks.
+DOCUMENT_ENV = ("FIXED_IP_DOCUMENT", "FIXED_IP_HOSTNAME_DOCUMENT")
+DOCUMENT_OUTPUT = ("ConfigureDocumentName", "HostnameDocumentName")
 WAITING_STATES = {"Pending", "Pending:Wait", "Pending:Proceed"}
 LEAVING_STATES = {"Terminating", "Terminating:Wait", "Terminating:Proceed", "Terminated"}
 

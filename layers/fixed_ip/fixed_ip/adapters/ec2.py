@@ -36,6 +36,8 @@ class Ec2Compute(Compute):
     def __init__(self, client: Any, *, hostname_tag_key: str = "HostName") -> None:
         self.client = client
         self.hostname_tag_key = hostname_tag_key
+        # A subnet's IPv4 CIDR never changes: one DescribeSubnets per subnet and container.
+        self._cidrs: dict[str, str] = {}
 
     def describe_instance(self, instance_id: str) -> Instance | None:
         try:
@@ -105,6 +107,7 @@ class Ec2Compute(Compute):
             vpc_id=raw.get("VpcId", ""),
             status=raw.get("Status", "unknown"),
             host_name=tags.get(self.hostname_tag_key),
+            mac=raw.get("MacAddress"),
             instance_id=instance_id,
             device_index=attachment.get("DeviceIndex") if instance_id else None,
             attachment_id=attachment.get("AttachmentId") if instance_id else None,
@@ -170,3 +173,9 @@ class Ec2Compute(Compute):
         self.client.create_tags(
             Resources=[instance_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
+
+    def subnet_cidr(self, subnet_id: str) -> str:
+        if subnet_id not in self._cidrs:
+            resp = self.client.describe_subnets(SubnetIds=[subnet_id])
+            self._cidrs[subnet_id] = str(resp["Subnets"][0]["CidrBlock"])
+        return self._cidrs[subnet_id]

@@ -4,7 +4,7 @@ pattern matches a lifecycle event; on moto the answer comes from moto's own patt
 matcher, the one that routes ``PutEvents`` (it implements literal values, prefix, suffix,
 equals-ignore-case, anything-but, exists, numeric, cidr, wildcard and $or).
 
-Kept apart from moto_patches' other services: `moto_patches.apply()` calls :func:`apply`.
+`moto_patches.apply()` calls :func:`apply`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,63 @@
+"""From a validated lifecycle event to a use case's request: only launch (or terminate)
+actions of managed hooks; a hook whose metadata is wrong raises InvalidMetadata."""
+
+from __future__ import annotations
+
+from fixed_ip.errors import InvalidEvent
+from fixed_ip.models import (
+    LAUNCH_DETAIL_TYPE,
+    LAUNCHING,
+    TERMINATE_DETAIL_TYPE,
+    TERMINATING,
+    HookMetadata,
+    LaunchRequest,
+    LifecycleEvent,
+    TerminateRequest,
+)
+from fixed_ip.settings import Settings
+
+
+def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
+    """The use case's input from a validated event; InvalidEvent when it is not a launch
+    action of a managed hook, or its metadata is wrong."""
+    detail = event.detail
+    if event.detail_type != LAUNCH_DETAIL_TYPE or detail.LifecycleTransition != LAUNCHING:
+        raise InvalidEvent(
+            f"this function handles launch lifecycle actions; got {event.detail_type!r} "
+            f"({detail.LifecycleTransition})"
+        )
+    _check_managed(detail.LifecycleHookName, settings)
+    metadata = HookMetadata.from_notification(detail.NotificationMetadata)
+    return LaunchRequest(
+        instance_id=detail.EC2InstanceId,
+        group=detail.AutoScalingGroupName,
+        hook=detail.LifecycleHookName,
+        token=detail.LifecycleActionToken,
+        pool=metadata.pool_for(detail.AutoScalingGroupName),
+        device_index=metadata.device_index or settings.device_index,
+        event_time=event.time,
+        to_warm_pool=detail.Destination == "WarmPool",
+    )
+
+
+def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateRequest:
+    detail = event.detail
+    if event.detail_type != TERMINATE_DETAIL_TYPE or detail.LifecycleTransition != TERMINATING:
+        raise InvalidEvent(
+            f"this function handles terminate lifecycle actions; got {event.detail_type!r} "
+            f"({detail.LifecycleTransition})"
+        )
+    _check_managed(detail.LifecycleHookName, settings)
+    return TerminateRequest(
+        instance_id=detail.EC2InstanceId,
+        group=detail.AutoScalingGroupName,
+        hook=detail.LifecycleHookName,
+        token=detail.LifecycleActionToken,
+    )
+
+
+def _check_managed(hook: str, settings: Settings) -> None:
+    if not hook.startswith(settings.hook_prefix):
+        raise InvalidEvent(
+            f"hook {hook!r} is not managed: managed hook names start with {settings.hook_prefix!r}"
+        )

@@ -1,0 +1,58 @@
+"""Leaked ENIs: pool ENIs still attached to instances that are shutting down, terminated
+or gone (the terminate event was lost, or the instance never had a hook), given back
+after a grace period; never from a running, pending or stopped instance."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fixed_ip.models import Instance, PoolEni
+from fixed_ip.ports import Compute, Observer
+from fixed_ip.settings import Settings
+
+GONE_STATES = {"shutting-down", "terminated"}
+
+
+def release_leaked(
+    compute: Compute,
+    settings: Settings,
+    pool: str,
+    enis: list[PoolEni],
+    now: datetime,
+    observer: Observer,
+) -> list[str]:
+    """Detach the pool's ENIs still attached to instances that are gone, after a grace;
+    return their ids."""
+    released: list[str] = []
+    attached = sorted((e for e in enis if e.instance_id), key=lambda e: e.eni_id)
+    if not attached:
+        return released
+    holders = sorted({e.instance_id or "" for e in attached})
+    known: dict[str, Instance] = {i.instance_id: i for i in compute.describe_instances(holders)}
+    grace = timedelta(seconds=settings.leak_grace_seconds)
+    # Every attached ENI, not one per holder: a dead instance may hold two.
+    for eni in attached:
+        instance_id = eni.instance_id
+        inst = known.get(instance_id or "")
+        if inst is not None and inst.state not in GONE_STATES:
+            continue  # never take an ENI from a running, pending or stopped instance
+        if inst is not None and inst.state_changed_at and now - inst.state_changed_at < grace:
+            continue  # EC2 may still be detaching it itself
+        if inst is not None and inst.state == "shutting-down" and not inst.state_changed_at:
+            continue  # no time to measure the grace by: wait until it is terminated
+        if eni.attachment_id:
+            compute.detach(eni.attachment_id)
+        released.append(eni.eni_id)
+        observer.metric("LeakedEnisReleased", dimensions={"Pool": pool})
+        observer.decision(
+            "leaked_eni_released",
+            level="warning",
+            pool=pool,
+            az=eni.az,
+            eni_id=eni.eni_id,
+            ip=eni.ip,
+            host_name=eni.host_name,
+            instance_id=instance_id,
+            instance_state=inst.state if inst else "gone",
+        )
+    return released

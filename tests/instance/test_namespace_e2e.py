@@ -1,0 +1,195 @@
+"""The fixed address answers from another subnet: before, after, again, after a reboot.
+
+Topology, all in network namespaces made for the test (no traffic leaves them):
+
+    peer 10.0.2.20 ── router ── 10.0.0.0/24 ── ens5 10.0.0.10  (primary, main default route)
+                (10.0.2.1) └─── 10.0.1.0/24 ── ens6 10.0.1.4   (the pool ENI, chosen MAC)
+                                                 "instance", rp_filter=1
+
+The router drops what a VPC drops: strict rp_filter on its interfaces stands in for the
+source/destination check (a packet from 10.0.1.4 leaving through the primary ENI's subnet is
+not forwarded). Before the script, ens6 has its address (as DHCP gives it) but no policy
+routing: the peer's SYN arrives on ens6, the reply would leave through ens5, so rp_filter drops
+the SYN and the connection fails. After the script it succeeds, rp_filter untouched; a second
+run changes nothing; after flushing the live configuration and applying what was persisted
+(the files the distribution's network manager reads at boot), it succeeds again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.instance.netns import (
+    ADDRESS,
+    IP,
+    MAC,
+    NETNS_UNUSABLE,
+    PATH,
+    PRIMARY_ADDRESS,
+    PRIMARY_MAC,
+    Namespaces,
+    add_veth,
+    apply_networkd_file,
+    apply_nm_keyfile,
+    flush_live,
+    live_state,
+    make_root,
+    run_script,
+    sh,
+)
+
+pytestmark = pytest.mark.skipif(
+    NETNS_UNUSABLE is not None, reason=f"network namespaces unavailable: {NETNS_UNUSABLE}"
+)
+
+PORT = 8080
+SERVER = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"fixed-ip\\n")
+    c.close()
+"""
+CLIENT = """
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[3])), timeout=float(sys.argv[2]))
+    sys.exit(0 if c.recv(16) == b"fixed-ip\\n" else 2)
+except OSError as exc:
+    print(exc)
+    sys.exit(1)
+"""
+
+
+def sysctl(nss: Namespaces, ns: str, **values: int) -> None:
+    for key, value in values.items():
+        nss.run(ns, "sysctl", "-q", "-w", f"net.ipv4.{key.replace('__', '.')}={value}")
+
+
+def build(nss: Namespaces) -> dict[str, str]:
+    inst, router, peer = nss.add("inst"), nss.add("rtr"), nss.add("peer")
+    add_veth(nss, inst, "ens5", router, "ra", mac=PRIMARY_MAC)
+    add_veth(nss, inst, "ens6", router, "rb", mac=MAC)
+    add_veth(nss, peer, "p0", router, "rc")
+    nss.ip(router, "addr", "add", "10.0.0.1/24", "dev", "ra")
+    nss.ip(router, "addr", "add", "10.0.1.1/24", "dev", "rb")
+    nss.ip(router, "addr", "add", "10.0.2.1/24", "dev", "rc")
+    sysctl(nss, router, ip_forward=1, conf__all__rp_filter=1, conf__default__rp_filter=1)
+    sysctl(nss, router, conf__ra__rp_filter=1, conf__rb__rp_filter=1, conf__rc__rp_filter=1)
+    nss.ip(peer, "link", "set", "p0", "up")
+    nss.ip(peer, "addr", "add", "10.0.2.20/24", "dev", "p0")
+    nss.ip(peer, "route", "add", "default", "via", "10.0.2.1")
+    # The instance: strict reverse-path filtering everywhere, the main default route via the
+    # primary, and the ENI's address already on ens6 without any policy routing.
+    sysctl(nss, inst, conf__all__rp_filter=1, conf__default__rp_filter=1)
+    sysctl(nss, inst, conf__ens5__rp_filter=1, conf__ens6__rp_filter=1)
+    nss.ip(inst, "link", "set", "ens5", "up")
+    nss.ip(inst, "addr", "add", f"{PRIMARY_ADDRESS}/24", "dev", "ens5")
+    nss.ip(inst, "route", "add", "default", "via", "10.0.0.1", "dev", "ens5")
+    nss.ip(inst, "link", "set", "ens6", "up")
+    nss.ip(inst, "addr", "add", f"{ADDRESS}/24", "dev", "ens6")
+    return {"inst": inst, "router": router, "peer": peer}
+
+
+def connects(nss: Namespaces, ns: str, address: str, timeout: float = 1.5) -> bool:
+    proc = nss.run(ns, sys.executable, "-c", CLIENT, address, str(timeout), str(PORT), check=False)
+    return proc.returncode == 0
+
+
+def rp_filters(nss: Namespaces, ns: str) -> list[str]:
+    keys = [f"net.ipv4.conf.{d}.rp_filter" for d in ("all", "default", "ens5", "ens6")]
+    return nss.run(ns, "sysctl", "-n", *keys).stdout.split()
+
+
+def reboot_netplan(nss: Namespaces, ns: str, root: Path) -> str:
+    """At boot netplan's generator renders /etc/netplan for systemd-networkd, which applies
+    it: render again from scratch with the real netplan, apply our interface's file."""
+    shutil.rmtree(root / "run")
+    sh("netplan", "generate", "--root-dir", str(root))
+    return apply_networkd_file(nss, ns, root / "run/systemd/network/10-netplan-ens6.network")
+
+
+def reboot_networkd(nss: Namespaces, ns: str, root: Path) -> str:
+    return apply_networkd_file(nss, ns, root / "etc/systemd/network/09-fixed-ip-ens6.network")
+
+
+def reboot_networkmanager(nss: Namespaces, ns: str, root: Path) -> str:
+    keyfile = root / "etc/NetworkManager/system-connections/fixed-ip-ens6.nmconnection"
+    return apply_nm_keyfile(nss, ns, keyfile)
+
+
+REBOOT = {
+    "netplan": reboot_netplan,
+    "networkd": reboot_networkd,
+    "networkmanager": reboot_networkmanager,
+}
+
+
+@pytest.mark.parametrize("kind", ["netplan", "networkd", "networkmanager"])
+def test_the_fixed_address_answers_another_subnet_after_the_script_and_after_a_reboot(
+    nss: Namespaces, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    if kind == "netplan":
+        request.getfixturevalue("netplan")
+    ns = build(nss)
+    inst, peer = ns["inst"], ns["peer"]
+    root = make_root(tmp_path, kind)
+    server = subprocess.Popen(  # noqa: S603 - fixed argument list
+        [IP, "netns", "exec", inst, sys.executable, "-u", "-c", SERVER, str(PORT)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PATH": PATH},
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+
+        # Before: the primary answers, the fixed address answers its own subnet (the
+        # router's 10.0.1.1), but not the peer's: its replies would leave through ens5.
+        assert connects(nss, peer, PRIMARY_ADDRESS)
+        assert connects(nss, ns["router"], ADDRESS)
+        assert not connects(nss, peer, ADDRESS)
+        main_before = live_state(nss, inst)["main"]
+
+        first = run_script(nss, inst, root, host_name="server-a1")
+        assert first.result["ok"], first.result["message"]
+        assert first.result["changed"] is True
+        assert connects(nss, peer, ADDRESS)
+        assert connects(nss, peer, PRIMARY_ADDRESS)
+        # Policy routing alone satisfies strict rp_filter: it was not loosened.
+        assert rp_filters(nss, inst) == ["1", "1", "1", "1"]
+        assert live_state(nss, inst)["main"] == main_before
+        # `hostname -i` answers the fixed address with the /etc/hosts the script wrote.
+        resolve = 'mount --bind "$1/etc/hosts" /etc/hosts && hostname server-a1 && hostname -i'
+        answer = nss.run(inst, "unshare", "--uts", "--mount", "sh", "-c", resolve, "-", str(root))
+        assert answer.stdout.split() == [ADDRESS]
+
+        second = run_script(nss, inst, root, host_name="server-a1")
+        assert second.result["ok"] and second.result["changed"] is False, second.stdout
+
+        # A simulated reboot: everything live is gone, only the persisted files remain.
+        flush_live(nss, inst, "ens6", ADDRESS, "1001")
+        assert not connects(nss, peer, ADDRESS)
+        assert REBOOT[kind](nss, inst, root) == "ens6"
+        assert connects(nss, peer, ADDRESS)
+        # What was persisted is exactly what the script applies: nothing left to change.
+        after_reboot = run_script(nss, inst, root, host_name="server-a1")
+        assert after_reboot.result["ok"] and after_reboot.result["changed"] is False
+
+        print(
+            f"\nfixed-ip-configure.sh in a namespace ({kind}): first run "
+            f"{first.seconds * 1000:.0f} ms (configured), second run "
+            f"{second.seconds * 1000:.0f} ms (changed: false)"
+        )
+    finally:
+        server.kill()
+        server.wait(timeout=10)
