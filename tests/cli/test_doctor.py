@@ -710,3 +710,20 @@ def test_moto_test_event_pattern_refuses_what_eventbridge_refuses(aws) -> None:
             EventPattern=json.dumps({"source": "aws.autoscaling"}), Event=json.dumps(LAUNCH)
         )
     assert err.value.response["Error"]["Code"] == "InvalidEventPatternException"
+
+
+def test_a_controller_deployed_before_the_configure_document(healthy: Deployed, run: Run) -> None:
+    """Its function names the document FIXED_IP_HOSTNAME_DOCUMENT: doctor still finds it."""
+    lam = healthy.aws.client("lambda")
+    function = healthy.controller.function
+    env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    env["FIXED_IP_HOSTNAME_DOCUMENT"] = env.pop("FIXED_IP_DOCUMENT")
+    lam.update_function_configuration(FunctionName=function, Environment={"Variables": env})
+    healthy.aws.client("cloudformation").delete_stack(StackName="fixed-ip")
+    functions = healthy.controller.functions
+    code, checks = doctor(
+        run, "--function", function, "--terminate-function", functions["TerminateFunction"]
+    )
+    assert (checks["function"]["status"], checks["document"]["status"]) == ("pass", "pass")
+    assert healthy.controller.document in checks["document"]["message"]
+    assert code == EXIT_OK
