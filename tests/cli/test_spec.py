@@ -103,6 +103,7 @@ def test_host_names_must_be_unique_ignoring_case() -> None:
         ("10.0.0.256", "'10.0.0.256' is not an IPv4 address"),
         ("server", "is not an IPv4 address"),
         (None, "None is not an IPv4 address"),
+        (167772164, "167772164 is not an IPv4 address"),  # YAML's number, not 10.0.0.4
         ("fd00::4", "is IPv6"),
     ],
 )

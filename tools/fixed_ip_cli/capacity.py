@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fixed_ip.capacity import az_share
 from fixed_ip.errors import InvalidHostName
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.models import PoolEni
-from fixed_ip.capacity import az_share
 
 
 def valid_host_name(value: str | None) -> bool:

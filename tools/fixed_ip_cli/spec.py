@@ -26,6 +26,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -68,8 +69,16 @@ class _Entry(BaseModel):
         return self._where
 
 
+def _written(value: Any) -> str:
+    """An address as the file writes it: YAML would also hand over a number (167772164),
+    which pydantic would read as 10.0.0.4."""
+    if not isinstance(value, str):
+        raise ValueError("not text")  # reported with the field's own message
+    return value.strip()
+
+
 class AddressSpec(_Entry):
-    ip: ipaddress.IPv4Address
+    ip: Annotated[ipaddress.IPv4Address, BeforeValidator(_written)]
     host_name: Annotated[StrictStr, AfterValidator(_rfc_1123)]
     # The Name tag; None: the host name for new ENIs, left alone on others.
     name: str | None = Field(default=None, min_length=1, max_length=255)
@@ -165,7 +174,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _written(data: Any, loc: tuple[int | str, ...]) -> Any:
+def _at(data: Any, loc: tuple[int | str, ...]) -> Any:
     """The value at `loc` in the file's data; None where there is none."""
     for part in loc:
         try:
@@ -188,12 +197,12 @@ def problems_of(exc: ValidationError, data: Any) -> list[str]:
             lines.append(f"{_where(loc)}: unknown key (allowed: {allowed})")
         elif err["type"] == "spec":  # our own message (host names)
             lines.append(f"{_where(loc)}: {err['msg']}")
-        elif err["type"] == "too_short" and _written(data, where):
+        elif err["type"] == "too_short" and _at(data, where):
             continue  # a list whose entries failed: they are reported themselves
         elif err["type"] == "model_type" and field_at == len(loc) - 2:
             lines.append(f"{_where(loc)}: {_ENTRY[field]}")
         else:
-            line = f"{_where(where)}: {_MESSAGES[field](_written(data, where))}"
+            line = f"{_where(where)}: {_MESSAGES[field](_at(data, where))}"
             if line not in lines:
                 lines.append(line)
     return lines
