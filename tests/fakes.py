@@ -32,6 +32,7 @@ class FakeEni:
     instance_id: str | None = None
     device_index: int | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    attached_at: datetime | None = None
     mac: str = ""
 
     def __post_init__(self) -> None:
@@ -130,6 +131,8 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.attach_hook: Any = None  # called before each attach (fault injection)
         # group name -> (max size, AZs, hooks, max healthy percentage)
         self.groups: dict[str, tuple[int, tuple[str, ...], tuple[Hook, ...], int | None]] = {}
+        self.group_subnets: dict[str, tuple[str, ...]] = {}  # group -> its subnets
+        self.subnet_vpc: dict[str, str] = {}  # subnet -> VPC
         self._ids = itertools.count(1)
 
     # -- world building ---------------------------------------------------------------
@@ -183,6 +186,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             interfaces=tuple(Interface(e, i) for i, e in sorted(inst.nics.items())),
             launch_time=inst.launch_time,
             state_changed_at=inst.state_changed_at,
+            host_name=inst.tags.get("HostName"),
         )
 
     def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
@@ -210,6 +214,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             if device_index in inst.nics:
                 raise AttachRejected(instance_id)
             eni.instance_id, eni.device_index = instance_id, device_index
+            eni.attached_at = self.clock.utcnow()
             inst.nics[device_index] = eni_id
             return f"attach-{eni_id}"
 
@@ -231,6 +236,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             attachment_id=f"attach-{e.eni_id}" if e.instance_id else None,
             mac=e.mac,
             tags={**({"fixed-ip:pool": e.pool} if e.pool else {}), **e.extra_tags},
+            attached_at=e.attached_at if e.instance_id else None,
         )
 
     def enis_of_instance(self, instance_id: str, *, tag_key: str) -> list[PoolEni]:
@@ -269,6 +275,10 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
         self.calls.append("list_pool")
         return [self._pool_eni(e) for e in self.enis.values() if e.pool == pool]
 
+    def subnet_vpcs(self, subnet_ids: list[str]) -> dict[str, str]:
+        self.calls.append("subnet_vpcs")
+        return {s: self.subnet_vpc[s] for s in subnet_ids if s in self.subnet_vpc}
+
     def add_group(
         self,
         name: str = "web-asg",
@@ -298,6 +308,7 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
                     ),
                     hooks=mine,
                     max_healthy_percentage=mhp,
+                    subnet_ids=self.group_subnets.get(name, ()),
                 )
             )
         return out

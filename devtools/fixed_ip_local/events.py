@@ -59,19 +59,18 @@ def lifecycle_event(
     if transition not in DETAIL_TYPES:
         raise ValueError(f"transition must be one of {sorted(DETAIL_TYPES)}, not {transition!r}")
     launch = transition == LAUNCHING
+    # Key order as in AWS's own examples (a test checks it): metadata, when the hook has
+    # some, before Origin; warm pools aside, a launch goes EC2 -> group, a termination back.
     detail: dict[str, Any] = {
         "LifecycleActionToken": token,
         "AutoScalingGroupName": group,
         "LifecycleHookName": hook,
         "EC2InstanceId": instance_id,
         "LifecycleTransition": transition,
+        **({} if metadata is None else {"NotificationMetadata": metadata}),
+        "Origin": "EC2" if launch else "AutoScalingGroup",
+        "Destination": "AutoScalingGroup" if launch else "EC2",
     }
-    # Key order as in AWS's own examples (a test checks it): metadata before Origin.
-    if metadata is not None:
-        detail["NotificationMetadata"] = metadata
-    # Warm pools aside, a launch goes EC2 -> group and a termination group -> EC2.
-    detail["Origin"] = "EC2" if launch else "AutoScalingGroup"
-    detail["Destination"] = "AutoScalingGroup" if launch else "EC2"
     return {
         "version": "0",
         "id": event_id,

@@ -165,6 +165,7 @@ class Row:
     ip: str = "-"
     host_name: str = "-"
     eni_id: str = "-"
+    os: str = "-"  # the instance's OS view, e.g. "ens6 10.0.0.4 rule ok"
 
 
 @dataclass
@@ -234,6 +235,12 @@ class Simulation:
         self.dropped: list[dict[str, Any]] = []
         self._drop = 0
         moto_patches.add_lifecycle_listener(self._deliver)
+
+    def fail_os_next(self, count: int = 1, distribution: str = "unknown") -> None:
+        """The OS of the next `count` instances launched cannot configure the fixed address
+        (default: a distribution nothing the script knows manages), so the controller
+        abandons them `os_address_failed` and Auto Scaling replaces them."""
+        moto_patches.queue_instance_os(distribution, count, region=self.world.region)
 
     def drop_next_events(self, count: int) -> None:
         """EventBridge delivers best-effort: lose the next `count` lifecycle events."""
@@ -369,6 +376,9 @@ class Simulation:
                 row.ip, row.eni_id = eni["PrivateIpAddress"], eni["NetworkInterfaceId"]
                 tags = {t["Key"]: t["Value"] for t in eni.get("TagSet", [])}
                 row.host_name = moto_patches.os_hostname(iid) or f"({tags.get(HOSTNAME_TAG)}?)"
+            view = moto_patches.instance_os(iid)
+            if view is not None:
+                row.os = view["summary"]
             rows.append(row)
         return rows
 

@@ -17,7 +17,7 @@ logger = Logger()
 
 @cache
 def controller() -> TerminateController:
-    settings, deps = wiring.build()
+    settings, deps = wiring.build(commands=False)
     return TerminateController(TerminateUseCase(deps, settings), settings, deps.clock)
 
 

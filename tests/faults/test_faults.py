@@ -116,7 +116,7 @@ def test_throttling_beyond_botocore_retries_fails_the_invocation_and_the_retry_r
         runner.invoke(events[0])
     assert plan.requests(operation) == MAX_ATTEMPTS
     [error] = runner.logs.decisions("error")
-    assert error["detail"] == "RequestLimitExceeded" and error["instance_id"] == iid
+    assert error["aws_error"] == "RequestLimitExceeded" and error["instance_id"] == iid
     assert lifecycle_state(aws, iid) == "Pending:Wait"
     assert_sound(aws, world)  # an attached-but-untagged ENI is still its own
 

@@ -143,6 +143,7 @@ def test_sweeper_pass_cost_for_a_pool_of_100(aws, sweeper, attached):
         "autoscaling:DescribeAutoScalingGroups": 1,
         "autoscaling:DescribeLifecycleHooks": 1,
         "ec2:DescribeNetworkInterfaces": 1,
+        "ec2:DescribeSubnets": 1,  # the group's VPC: only ENIs there are usable
     }
     if attached:
         expected["ec2:DescribeInstances"] = 1  # the holders' states, 200 ids a call

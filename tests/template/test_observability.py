@@ -104,6 +104,9 @@ def test_the_expected_alarms_exist():
         "ShortfallAlarm",
         "FunctionErrorsAlarm",
         "FailedEventsAlarm",
+        "DuplicateHostNamesAlarm",
+        "InstancesWithoutEniAlarm",
+        "SweepErrorsAlarm",
     }
 
 

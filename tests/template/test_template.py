@@ -50,6 +50,7 @@ ENV_FROM_PARAMETER = {
     "FIXED_IP_COMMAND_TIMEOUT_SECONDS": "CommandTimeoutSeconds",
     "FIXED_IP_HOOK_PREFIX": "HookNamePrefix",
     "FIXED_IP_OS_CONFIGURATION": "OsConfiguration",
+    "FIXED_IP_MANAGED_GROUP_PATTERN": "ManagedGroupPattern",
 }
 ENV_LITERALS = {
     "POWERTOOLS_SERVICE_NAME": "fixed-ip",
@@ -698,7 +699,8 @@ def test_attach_is_limited_to_pool_enis_and_managed_instances(translated: dict[s
 
     pool_key = _param_default(translated, "PoolTagKey")
     eni = by_resource["network-interface/*"]
-    assert eni["Condition"] == {"Null": {f"aws:ResourceTag/{pool_key}": "false"}}
+    # Only ENIs of the pools the stack serves (PoolNames, default "*": any pool).
+    assert eni["Condition"] == {"StringLike": {f"aws:ResourceTag/{pool_key}": {"Ref": "PoolNames"}}}
     # CloudFormation cannot put a parameter in a condition key, so the key is literal and
     # the parameter may only take that value.
     assert translated["Parameters"]["PoolTagKey"]["AllowedValues"] == [pool_key]

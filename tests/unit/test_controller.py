@@ -114,7 +114,7 @@ def test_unexpected_aws_error_is_logged_with_its_code_and_raised(cloud):
     with pytest.raises(ClientError):
         run_invocation(launch_event(IID, "web-asg", TOKEN), 300_000, observer, lambda: controller)
     [line] = logs.decisions("error")
-    assert line["detail"] == "RequestLimitExceeded" and line["instance_id"] == IID
+    assert line["aws_error"] == "RequestLimitExceeded" and line["instance_id"] == IID
     assert "Errors" in metric_names([json.loads(e) for e in emf])
 
 

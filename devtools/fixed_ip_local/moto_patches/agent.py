@@ -128,6 +128,7 @@ def set_instance_os(
 def queue_instance_os(
     distribution_key: str,
     count: int = 1,
+    *,
     region: str | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
 ) -> None:
@@ -138,7 +139,8 @@ def queue_instance_os(
     if count < 1:
         raise ValueError(f"count must be at least 1, not {count}")
     with _guard():
-        os_queue(ec2_backends[account_id][_region(region)]).extend([distribution_key] * count)
+        backend = ec2_backends[account_id][_region(region)]
+        os_queue(backend).extend([distribution_key] * count)
 
 
 __all__ = [

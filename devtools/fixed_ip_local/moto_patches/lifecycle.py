@@ -275,35 +275,35 @@ def _record_lifecycle_action_heartbeat(
         action.heartbeats.append(_now())
 
 
-def _complete_lifecycle_action_response(_original: Any) -> Callable[..., Any]:
-    """CompleteLifecycleAction: see ``AutoScalingBackend.complete_lifecycle_action``."""
+def _action_response(backend_method: str, *, with_result: bool) -> Callable[[Any], Any]:
+    """The response-side handler of CompleteLifecycleAction (``with_result``) or
+    RecordLifecycleActionHeartbeat: the request's parameters handed to the patched backend
+    method of the same name (moto lacks both actions)."""
 
-    def complete_lifecycle_action(self: AutoScalingResponse) -> ActionResult:
-        self.autoscaling_backend.complete_lifecycle_action(
-            self._get_param("AutoScalingGroupName"),
-            self._get_param("LifecycleHookName"),
-            self._get_param("LifecycleActionResult"),
-            token=self._get_param("LifecycleActionToken"),
-            instance_id=self._get_param("InstanceId"),
-        )
-        return EmptyResult()
+    def make(_original: Any) -> Callable[..., Any]:
+        def respond(self: AutoScalingResponse) -> ActionResult:
+            result = [self._get_param("LifecycleActionResult")] if with_result else []
+            getattr(self.autoscaling_backend, backend_method)(
+                self._get_param("AutoScalingGroupName"),
+                self._get_param("LifecycleHookName"),
+                *result,
+                token=self._get_param("LifecycleActionToken"),
+                instance_id=self._get_param("InstanceId"),
+            )
+            return EmptyResult()
 
-    return complete_lifecycle_action
+        return respond
+
+    make.__doc__ = f"{backend_method}: see ``AutoScalingBackend.{backend_method}``."
+    return make
 
 
-def _record_heartbeat_response(_original: Any) -> Callable[..., Any]:
-    """RecordLifecycleActionHeartbeat: see the backend method of the same name."""
-
-    def record_lifecycle_action_heartbeat(self: AutoScalingResponse) -> ActionResult:
-        self.autoscaling_backend.record_lifecycle_action_heartbeat(
-            self._get_param("AutoScalingGroupName"),
-            self._get_param("LifecycleHookName"),
-            token=self._get_param("LifecycleActionToken"),
-            instance_id=self._get_param("InstanceId"),
-        )
-        return EmptyResult()
-
-    return record_lifecycle_action_heartbeat
+_complete_lifecycle_action_response = _action_response(
+    "complete_lifecycle_action", with_result=True
+)
+_record_heartbeat_response = _action_response(
+    "record_lifecycle_action_heartbeat", with_result=False
+)
 
 
 def _put_lifecycle_hook(original: Callable[..., Any]) -> Callable[..., Any]:

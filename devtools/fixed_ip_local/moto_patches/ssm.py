@@ -363,13 +363,13 @@ def _describe_instance_information(_original: Any) -> Callable[..., Any]:
             ec2 = ec2_backends[backend.account_id][backend.region_name]
             filters = _instance_info_filters(self)
             now = _now()
+            run_due(backend, now)  # ComputerName is the host name the commands set
             infos = []
             for instance in ec2.all_instances():
                 if not _managed_online(instance, now):
                     continue
                 if instance.state in ("terminated", "shutting-down"):
                     continue
-                run_due(backend, now)
                 state = os_of(instance)
                 platform_name, platform_version = state.distribution.platform
                 info = {

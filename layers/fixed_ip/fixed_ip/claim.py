@@ -121,7 +121,8 @@ class SpreadClaim(ClaimStrategy):
                 # nothing held: not a race, and retrying will not change AWS's answer.
                 raise AttachRefused(
                     f"AWS refused to attach a pool ENI to {req.instance_id} at device index "
-                    f"{req.device_index} (InvalidParameterValue) with the index free"
+                    f"{req.device_index} (InvalidParameterValue) with the index free",
+                    aws_error="InvalidParameterValue",
                 )
             free = usable(run, (e for e in enis if e.free), first=round_no == 0)
             if not free:
@@ -130,7 +131,7 @@ class SpreadClaim(ClaimStrategy):
                     f"pool {req.pool!r} has no free ENI in {instance.az} "
                     f"({in_use} of {len(enis)} in use or unusable)"
                 )
-            holders = {e.instance_id for e in enis if e.instance_id}
+            holders = {e.instance_id for e in enis if e.held}
             rivals = [i for i in waiting if i not in holders]
             eni = spread_order(req.instance_id, rivals, free)[0]
             out.attach_attempts += 1
@@ -174,8 +175,9 @@ class SpreadClaim(ClaimStrategy):
 def _held(run: LaunchRun, instance: Instance, enis: list[PoolEni]) -> PoolEni | None:
     """The pool ENI this instance already holds at the configured device index, if any."""
     req = run.req
+    # Never the primary (device index 0), even when it carries the pool tag.
     mine = sorted(
-        (e for e in enis if e.instance_id == req.instance_id),
+        (e for e in enis if e.instance_id == req.instance_id and e.held),
         key=lambda e: e.device_index or 0,
     )
     occupant = instance.interface_at(req.device_index)

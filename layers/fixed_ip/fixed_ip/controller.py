@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from fixed_ip.adapters import error_code
 from fixed_ip.decision import CONTINUE, outcome_metrics
+from fixed_ip.error_codes import exception_fields
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
 from fixed_ip.inputs import launch_request, terminate_request
 from fixed_ip.launch import LaunchOutcome, LaunchUseCase
@@ -88,6 +88,7 @@ class LaunchController(_Controller):
             "result": out.result,
             "reason": out.reason,
             "detail": out.detail,
+            "aws_error": out.aws_error,
             "az": out.az,
             "eni_id": out.eni_id,
             "ip": out.ip,
@@ -118,8 +119,11 @@ def _retried_errors(observer: Observer) -> Iterator[None]:
         observer.decision("retry_later", level="warning", reason=exc.reason, detail=str(exc))
         raise
     except Exception as exc:
+        # Type, message, AWS code and stack: readable in CloudWatch (issue 11 item 8).
         observer.metric("Errors")
-        observer.decision("error", level="error", reason=type(exc).__name__, detail=error_code(exc))
+        observer.decision(
+            "error", level="error", reason=type(exc).__name__, **exception_fields(exc)
+        )
         raise
 
 
@@ -182,6 +186,8 @@ class SweeperController(_Controller):
             "leaked_enis_released": len(report.released),
             "instances_without_eni": len(report.without_eni),
             "shortfall": sum(c.shortfall for c in report.capacity),
+            "duplicate_host_names": len(report.duplicate_host_names),
+            "sweep_errors": len(report.errors),
             "stopped_early": report.stopped_early,
             "duration_ms": int((self.clock.monotonic() - started) * 1000),
         }

@@ -80,6 +80,17 @@ class Definitive(FixedIpError):
     """A failure that retrying cannot mend."""
 
 
+class AwsRefused(Definitive):
+    """AWS gave an answer that asking again cannot change (fixed_ip.error_codes): an
+    attachment limit, a denied permission, an invalid parameter, an unknown code. The
+    reason names the kind; `aws_error` carries the code for the log line."""
+
+    def __init__(self, message: str, *, reason: str, aws_error: str, **context: Any) -> None:
+        super().__init__(message, aws_error=aws_error, **context)
+        self.reason = reason
+        self.aws_error = aws_error
+
+
 class ClaimFailure(Definitive):
     """The instance cannot get a pool ENI: always ABANDON."""
 

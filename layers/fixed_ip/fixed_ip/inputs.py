@@ -26,7 +26,8 @@ def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
             f"this function handles launch lifecycle actions; got {event.detail_type!r} "
             f"({detail.LifecycleTransition})"
         )
-    _check_managed(detail.LifecycleHookName, settings)
+    # Before the metadata: a foreign group's misconfigured hook is not ours to ABANDON.
+    _check_managed(detail.LifecycleHookName, detail.AutoScalingGroupName, settings)
     metadata = HookMetadata.from_notification(detail.NotificationMetadata)
     return LaunchRequest(
         instance_id=detail.EC2InstanceId,
@@ -47,7 +48,7 @@ def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateReq
             f"this function handles terminate lifecycle actions; got {event.detail_type!r} "
             f"({detail.LifecycleTransition})"
         )
-    _check_managed(detail.LifecycleHookName, settings)
+    _check_managed(detail.LifecycleHookName, detail.AutoScalingGroupName, settings)
     return TerminateRequest(
         instance_id=detail.EC2InstanceId,
         group=detail.AutoScalingGroupName,
@@ -56,8 +57,13 @@ def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateReq
     )
 
 
-def _check_managed(hook: str, settings: Settings) -> None:
+def _check_managed(hook: str, group: str, settings: Settings) -> None:
     if not hook.startswith(settings.hook_prefix):
         raise InvalidEvent(
             f"hook {hook!r} is not managed: managed hook names start with {settings.hook_prefix!r}"
+        )
+    if not settings.manages(group):
+        raise InvalidEvent(
+            f"group {group!r} is not managed by this stack: it does not match "
+            f"ManagedGroupPattern {settings.managed_group_pattern!r}"
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from fixed_ip.claim import ClaimStrategy, SpreadClaim
 from fixed_ip.decision import ABANDON, CONTINUE, decide, outcome_metrics
+from fixed_ip.error_codes import definitive
 from fixed_ip.errors import (
     BadHostNameTag,
     Definitive,
@@ -56,8 +57,9 @@ class LaunchUseCase:
     def run(self, req: LaunchRequest, *, deadline: float, observer: Observer) -> LaunchOutcome:
         """Do the launch work and complete the action. `deadline` is the monotonic time
         by which this invocation must have completed it. Raises InvalidEvent (nothing
-        changed), Transient errors and AWS errors after botocore's retries (Lambda
-        retries the event; the retry resumes idempotently)."""
+        changed), Transient errors and the AWS errors worth retrying (fixed_ip.error_codes)
+        after botocore's retries (Lambda retries the event; the retry resumes
+        idempotently); a definitive AWS error ends the launch ABANDON at once."""
         run = LaunchRun(
             req=req,
             deadline=deadline,
@@ -67,15 +69,25 @@ class LaunchUseCase:
             heartbeat_interval_seconds=self.settings.heartbeat_interval_seconds,
         )
         out = run.out
-        failure: Definitive | None = None
+        failure: Definitive | None
         try:
             self._provision(run)
+            failure = None
         except ActionGone as exc:
             out.reason, out.detail = exc.reason, exc.message
             return out
         except Definitive as exc:
             failure = exc
-            out.reason, out.detail = exc.reason, exc.message
+        except Exception as exc:
+            # An AWS error no adapter translated: definitive ones (error_codes) end the
+            # launch now; the others (throttling, 5xx, not an AWS error) are raised for
+            # Lambda to retry.
+            failure = definitive(exc)
+            if failure is None:
+                raise
+        if failure is not None:
+            out.reason, out.detail = failure.reason, failure.message
+            out.aws_error = failure.context.get("aws_error")
         return self._complete(req, out, failure)
 
     def refuse_misconfigured(

@@ -35,6 +35,7 @@ class LaunchOutcome:
     conflicts: int = 0
     ssm_wait_seconds: float = 0.0
     detail: str | None = None
+    aws_error: str | None = None  # the AWS error code of a definitive failure
 
 
 class ActionGone(Definitive):

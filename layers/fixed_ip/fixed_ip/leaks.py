@@ -4,6 +4,7 @@ after a grace period; never from a running, pending or stopped instance."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from fixed_ip.models import Instance, PoolEni
@@ -20,11 +21,15 @@ def release_leaked(
     enis: list[PoolEni],
     now: datetime,
     observer: Observer,
+    on_error: Callable[..., None] | None = None,
 ) -> list[str]:
     """Detach the pool's ENIs still attached to instances that are gone, after a grace;
-    return their ids."""
+    return their ids. With `on_error`, a detach that fails is handed to it (with the
+    ENI's ids) and the other ENIs are still released."""
     released: list[str] = []
-    attached = sorted((e for e in enis if e.instance_id), key=lambda e: e.eni_id)
+    # Not the primary interfaces (device index 0) a launch template may have tagged:
+    # EC2 deletes or keeps those with their instance.
+    attached = sorted((e for e in enis if e.held), key=lambda e: e.eni_id)
     if not attached:
         return released
     holders = sorted({e.instance_id or "" for e in attached})
@@ -40,8 +45,18 @@ def release_leaked(
             continue  # EC2 may still be detaching it itself
         if inst is not None and inst.state == "shutting-down" and not inst.state_changed_at:
             continue  # no time to measure the grace by: wait until it is terminated
+        if inst is None and eni.attached_at and now - eni.attached_at < grace:
+            # EC2 may not list an instance yet right after its launch (eventual
+            # consistency) while the attach already shows: not gone, just not visible.
+            continue
         if eni.attachment_id:
-            compute.detach(eni.attachment_id)
+            try:
+                compute.detach(eni.attachment_id)
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(exc, pool=pool, eni_id=eni.eni_id, instance_id=instance_id, az=eni.az)
+                continue
         released.append(eni.eni_id)
         observer.metric("LeakedEnisReleased", dimensions={"Pool": pool})
         observer.decision(

@@ -168,6 +168,8 @@ class Instance:
     launch_time: datetime | None = None
     # When EC2 last changed the state, where EC2 says (StateTransitionReason).
     state_changed_at: datetime | None = None
+    # Its host-name tag (the controller sets it from the ENI's): duplicates are reported.
+    host_name: str | None = None
 
     @property
     def gone(self) -> bool:
@@ -201,10 +203,24 @@ class PoolEni:
     attachment_id: str | None = None
     mac: str | None = None
     tags: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # When it was attached (AttachTime): the leak grace for a holder EC2 does not list.
+    attached_at: datetime | None = None
 
     @property
     def free(self) -> bool:
         return self.status == "available" and self.instance_id is None
+
+    @property
+    def primary(self) -> bool:
+        """Attached at device index 0: the instance's primary interface, which a launch
+        template that tags network interfaces may have tagged with the pool. Never an
+        instance's fixed address: never counted, never detached, never a candidate."""
+        return self.instance_id is not None and self.device_index == 0
+
+    @property
+    def held(self) -> bool:
+        """Attached to an instance as its fixed address (any device index but 0)."""
+        return self.instance_id is not None and not self.primary
 
     def admits(self, group: str) -> bool:
         return groups_admit(self.tags.get(GROUPS_TAG), group)
@@ -243,6 +259,8 @@ class ManagedGroup:
     # InstanceMaintenancePolicy.MaxHealthyPercentage: how far above the desired capacity
     # replacements (instance refresh, maintenance) may go; None when the group has none.
     max_healthy_percentage: int | None = None
+    # Its subnets (VPCZoneIdentifier): their VPC is where its instances' ENIs must be.
+    subnet_ids: tuple[str, ...] = ()
 
     def launch_hooks(self) -> list[Hook]:
         return [h for h in self.hooks if h.transition == LAUNCHING]

@@ -54,6 +54,10 @@ class Compute(ABC):
     def subnet_cidr(self, subnet_id: str) -> str:
         """The subnet's IPv4 CIDR block (immutable: adapters may cache it)."""
 
+    @abstractmethod
+    def subnet_vpcs(self, subnet_ids: list[str]) -> dict[str, str]:
+        """{subnet id: VPC id} for the subnets that exist among these."""
+
 
 class Lifecycle(ABC):
     """Auto Scaling: the group's waiting instances and the lifecycle action itself."""

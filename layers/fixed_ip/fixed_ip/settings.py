@@ -5,7 +5,9 @@ that names the variable, never a silent default for something the operator chose
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,6 +27,11 @@ class Settings(BaseModel):
     ssm_wait_seconds: int = Field(default=300, ge=0, le=900)
     command_timeout_seconds: int = Field(default=60, ge=30, le=900)
     hook_prefix: str = Field(default="fixed-ip", min_length=1)
+    # The Auto Scaling groups this stack may act on: the template's ManagedGroupPattern,
+    # with IAM StringLike semantics (`*` any run of characters, `?` one character).
+    # Enforced in code as well as by IAM, so a group outside it is refused before any
+    # AWS call (not even ABANDON: the group is not ours), and the sweeper skips it.
+    managed_group_pattern: str = Field(default="*", min_length=1, max_length=255)
     # Required: the stack-owned SSM document that configures the address and host name.
     document: str = Field(min_length=3, max_length=128)
     # configure: the document configures the fixed address in the OS and verifies it;
@@ -49,6 +56,20 @@ class Settings(BaseModel):
     max_healthy_percent: int = Field(default=110, ge=100, le=200)
     # Seconds kept in reserve before the Lambda deadline to complete the action.
     deadline_reserve_seconds: int = Field(default=10, ge=1, le=120)
+
+    @cached_property
+    def _managed_group_regex(self) -> re.Pattern[str]:
+        # StringLike: only * and ? are special; everything else (even [ ]) is literal,
+        # and the match is case-sensitive, on the whole name.
+        parts = (
+            ".*" if c == "*" else "." if c == "?" else re.escape(c)
+            for c in self.managed_group_pattern
+        )
+        return re.compile("".join(parts), re.DOTALL)
+
+    def manages(self, group: str) -> bool:
+        """Whether `group` matches ManagedGroupPattern, as IAM StringLike matches it."""
+        return self._managed_group_regex.fullmatch(group) is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

@@ -35,7 +35,13 @@ class TerminateUseCase:
         secondary interfaces at termination too, so a slow detach never blocks it."""
         compute, clock = self.deps.compute, self.deps.clock
         out = TerminateOutcome()
-        enis = compute.enis_of_instance(req.instance_id, tag_key=self.settings.pool_tag_key)
+        # Never the primary interface, whatever its tags: EC2 refuses to detach it, and
+        # it is not a pool address.
+        enis = [
+            e
+            for e in compute.enis_of_instance(req.instance_id, tag_key=self.settings.pool_tag_key)
+            if not e.primary
+        ]
         if not enis:
             out.reason = "no_pool_eni"
         for eni in enis:

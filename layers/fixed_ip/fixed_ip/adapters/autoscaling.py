@@ -47,6 +47,11 @@ class AutoScalingLifecycle(Lifecycle):
                     continue
                 policy = raw.get("InstanceMaintenancePolicy") or {}
                 mhp = policy.get("MaxHealthyPercentage")
+                members = list(raw.get("Instances", []))
+                if raw.get("WarmPoolConfiguration"):
+                    # Warm pool instances are not in the group's Instances; one waiting
+                    # in Warmed:Pending:Wait whose event was lost needs the sweeper too.
+                    members += self._warm_pool(name)
                 groups.append(
                     ManagedGroup(
                         name=name,
@@ -58,13 +63,26 @@ class AutoScalingLifecycle(Lifecycle):
                                 az=i.get("AvailabilityZone", ""),
                                 lifecycle_state=i.get("LifecycleState", ""),
                             )
-                            for i in raw.get("Instances", [])
+                            for i in members
                         ),
                         hooks=tuple(hooks),
                         max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
+                        subnet_ids=tuple(
+                            s for s in raw.get("VPCZoneIdentifier", "").split(",") if s
+                        ),
                     )
                 )
         return groups
+
+    def _warm_pool(self, group: str) -> list[dict[str, Any]]:
+        instances: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"AutoScalingGroupName": group}
+        while True:
+            resp = self.client.describe_warm_pool(**params)
+            instances += resp.get("Instances", [])
+            if not resp.get("NextToken"):
+                return instances
+            params["NextToken"] = resp["NextToken"]
 
     def _call(self, operation: str, **params: Any) -> bool:
         try:

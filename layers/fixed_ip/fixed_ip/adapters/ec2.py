@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from fixed_ip.adapters import error_code
+from fixed_ip.error_codes import definitive, error_code
 from fixed_ip.errors import AttachRejected, EniGone, EniInUse, InstanceGone, InstanceNotReady
 from fixed_ip.models import Instance, Interface, PoolEni
 from fixed_ip.ports import Compute
@@ -64,8 +64,7 @@ class Ec2Compute(Compute):
                     found.extend(self._instance(raw) for raw in reservation.get("Instances", []))
         return found
 
-    @staticmethod
-    def _instance(raw: dict[str, Any]) -> Instance:
+    def _instance(self, raw: dict[str, Any]) -> Instance:
         interfaces = tuple(
             Interface(
                 eni_id=ni["NetworkInterfaceId"],
@@ -73,15 +72,17 @@ class Ec2Compute(Compute):
             )
             for ni in raw.get("NetworkInterfaces", [])
         )
+        tags = _tags(raw.get("Tags"))
         return Instance(
             instance_id=raw["InstanceId"],
             state=raw.get("State", {}).get("Name", "unknown"),
             az=raw.get("Placement", {}).get("AvailabilityZone", ""),
             vpc_id=raw.get("VpcId"),
-            group=_tags(raw.get("Tags")).get(GROUP_TAG),
+            group=tags.get(GROUP_TAG),
             interfaces=interfaces,
             launch_time=raw.get("LaunchTime"),
             state_changed_at=_transition_time(raw.get("StateTransitionReason")),
+            host_name=tags.get(self.hostname_tag_key),
         )
 
     def list_pool_enis(self, *, tag_key: str, pool: str, az: str, vpc_id: str) -> list[PoolEni]:
@@ -112,6 +113,7 @@ class Ec2Compute(Compute):
             device_index=attachment.get("DeviceIndex") if instance_id else None,
             attachment_id=attachment.get("AttachmentId") if instance_id else None,
             tags=tags,
+            attached_at=attachment.get("AttachTime") if instance_id else None,
         )
 
     def attach(self, *, eni_id: str, instance_id: str, device_index: int) -> str:
@@ -133,6 +135,12 @@ class Ec2Compute(Compute):
                 raise InstanceNotReady(f"{instance_id} cannot take an ENI now", **ctx) from exc
             if code == "InvalidParameterValue":
                 raise AttachRejected(f"attach of {eni_id} to {instance_id} refused", **ctx) from exc
+            refused = definitive(
+                exc, f"attach of {eni_id} to {instance_id} at device index {device_index}"
+            )
+            if refused is not None:
+                # e.g. AttachmentLimitExceeded, UnauthorizedOperation: ABANDON at once.
+                raise refused from exc
             raise
         return str(resp.get("AttachmentId", ""))
 
@@ -159,6 +167,17 @@ class Ec2Compute(Compute):
 
     def list_pool(self, *, tag_key: str, pool: str) -> list[PoolEni]:
         return self._enis([{"Name": f"tag:{tag_key}", "Values": [pool]}])
+
+    def subnet_vpcs(self, subnet_ids: list[str]) -> dict[str, str]:
+        if not subnet_ids:
+            return {}
+        # A filter, not SubnetIds=: a deleted subnet is left out instead of failing.
+        paginator = self.client.get_paginator("describe_subnets")
+        return {
+            s["SubnetId"]: s["VpcId"]
+            for page in paginator.paginate(Filters=[{"Name": "subnet-id", "Values": subnet_ids}])
+            for s in page.get("Subnets", [])
+        }
 
     def detach(self, attachment_id: str) -> bool:
         try:
