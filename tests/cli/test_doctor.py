@@ -727,3 +727,61 @@ def test_a_controller_deployed_before_the_configure_document(healthy: Deployed, 
     assert (checks["function"]["status"], checks["document"]["status"]) == ("pass", "pass")
     assert healthy.controller.document in checks["document"]["message"]
     assert code == EXIT_OK
+
+
+def test_doctor_s_capacity_is_the_library_s(healthy: Deployed, run: Run) -> None:
+    """doctor counts usable ENIs with fixed_ip.capacity, as the sweeper does: an ENI with
+    an invalid host name is not usable, one without a host name is, one reserved for other
+    groups is not."""
+    from fixed_ip.adapters.ec2 import Ec2Compute
+    from fixed_ip.capacity import Demand, by_group
+
+    ec2 = healthy.aws.client("ec2")
+    names = {host: eni for eni, host in healthy.world.enis.items()}
+    ec2.create_tags(Resources=[names["server-a3"]], Tags=[{"Key": "HostName", "Value": "a;b"}])
+    ec2.delete_tags(Resources=[names["server-c3"]], Tags=[{"Key": "HostName"}])
+    ec2.create_tags(
+        Resources=[names["server-c4"]], Tags=[{"Key": "fixed-ip:groups", "Value": "batch-*"}]
+    )
+    code, checks = doctor(run)
+
+    (group,) = healthy.aws.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP]
+    )["AutoScalingGroups"]
+    demand = Demand(
+        group=GROUP,
+        pool=healthy.world.pool,
+        azs=("ap-northeast-1a", "ap-northeast-1c"),
+        need=4,
+        vpc_ids=frozenset({healthy.world.vpc_id}),
+        instance_ids=frozenset(i["InstanceId"] for i in group["Instances"]),
+    )
+    enis = Ec2Compute(ec2).list_pool(tag_key="fixed-ip:pool", pool=healthy.world.pool)
+    rows = by_group(enis, demand)
+    assert [(r.free, r.in_use) for r in rows] == [(2, 1), (2, 1)]
+    expected = ", ".join(f"{r.az}: {r.free + r.in_use} usable ({r.free} free)" for r in rows)
+    assert checks["pool-capacity"]["message"].endswith(expected)
+    assert checks["pool-capacity"]["status"] == "warn"  # 3 usable: max size yes, headroom no
+    assert code == EXIT_OK
+
+
+def test_a_pool_tag_on_a_primary_interface_is_not_a_second_eni(healthy: Deployed, run: Run) -> None:
+    """A launch template that tags every interface tags the primary with the pool too: it
+    is never a fixed address, so the instance does not hold two."""
+    ec2 = healthy.aws.client("ec2")
+    (group,) = healthy.aws.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP]
+    )["AutoScalingGroups"]
+    instance = group["Instances"][0]["InstanceId"]
+    (primary,) = [
+        ni["NetworkInterfaceId"]
+        for r in ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+        for i in r["Instances"]
+        for ni in i["NetworkInterfaces"]
+        if ni["Attachment"]["DeviceIndex"] == 0
+    ]
+    ec2.create_tags(Resources=[primary], Tags=[{"Key": "fixed-ip:pool", "Value": GROUP}])
+    code, checks = doctor(run)
+    assert checks["instances"]["status"] == "pass", checks["instances"]
+    assert checks["pool-capacity"]["status"] == "pass", checks["pool-capacity"]
+    assert code == EXIT_OK

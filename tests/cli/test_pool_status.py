@@ -134,3 +134,39 @@ def test_an_instance_outside_any_group_and_an_invalid_host_name(aws, run: Run) -
     text = run("pool", "status").out
     assert "1 in use, 0 free, 1 refused (invalid host name)" in text
     assert "'a;reboot' INVALID" in text
+
+
+def test_the_library_s_rules_an_eni_without_host_name_is_free_a_primary_is_left_out(
+    aws, run: Run
+) -> None:
+    """The host-name tag is optional (the controller serves the address without one), and a
+    pool tag on an instance's primary interface does not make it a fixed address: status
+    counts as `fixed_ip.capacity` does."""
+    world = build_world(aws, per_az=1, azs=1, hook=False)
+    ec2 = aws.client("ec2")
+    subnet = world.subnets["ap-northeast-1a"]
+    bare = ec2.create_network_interface(
+        SubnetId=subnet,
+        PrivateIpAddress="10.0.0.40",
+        TagSpecifications=[
+            {
+                "ResourceType": "network-interface",
+                "Tags": [{"Key": "fixed-ip:pool", "Value": world.pool}],
+            }
+        ],
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    other = ec2.create_subnet(
+        VpcId=world.vpc_id, CidrBlock="10.0.9.0/24", AvailabilityZone="ap-northeast-1a"
+    )["Subnet"]["SubnetId"]
+    (instance,) = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=other)[
+        "Instances"
+    ]
+    primary = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.create_tags(Resources=[primary], Tags=[{"Key": "fixed-ip:pool", "Value": world.pool}])
+
+    (pool,) = json.loads(run("pool", "status", "-o", "json").out)["pools"]
+    (az,) = pool["azs"]
+    rows = {r["eni_id"]: r for r in az["enis"]}
+    assert primary not in rows
+    assert rows[bare]["host_name"] is None and rows[bare]["host_name_valid"] is True
+    assert (az["total"], az["in_use"], az["free"], az["invalid_host_name"]) == (2, 0, 2, 0)

@@ -1,14 +1,13 @@
 """Pool ENIs for the CLI, read through the controller's own EC2 adapter, so that the CLI
 sees a pool exactly as the controller does (`PoolEni`: holder, status, host name, tags).
 
-The CLI shows a little more than the controller needs (when an ENI was attached, its
-description, security groups and every address it holds): `Eni` adds those fields to
-`PoolEni`, filled in by the adapter's own conversion."""
+The CLI shows a little more than the controller needs (an ENI's description, security
+groups and every address it holds): `Eni` adds those fields to `PoolEni`, whose own fields
+the adapter's conversion fills in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Any
 
 from fixed_ip.adapters.ec2 import Ec2Compute
@@ -26,7 +25,6 @@ DEFAULT_MAX_HEALTHY_PERCENT: int = _DEFAULTS["max_healthy_percent"].default
 
 @dataclass(frozen=True)
 class Eni(PoolEni):
-    attached_at: datetime | None = None
     description: str = ""
     security_groups: tuple[str, ...] = ()
     addresses: frozenset[str] = frozenset()  # primary and secondary private addresses
@@ -41,11 +39,8 @@ class CliEc2(Ec2Compute):
 
     def _eni(self, raw: dict[str, Any]) -> Eni:
         base = super()._eni(raw)
-        attachment = raw.get("Attachment") or {}
         values = {f.name: getattr(base, f.name) for f in fields(PoolEni)}
-        # update, not keywords: a field PoolEni gains later (attached_at) is set once.
         values.update(
-            attached_at=attachment.get("AttachTime") if base.instance_id else None,
             description=raw.get("Description", ""),
             security_groups=tuple(sorted(g["GroupId"] for g in raw.get("Groups", []))),
             addresses=frozenset(

@@ -1,16 +1,19 @@
 """`fixed-ip pool status`: every pool ENI with its holder, per pool and AZ, with totals.
-Read-only. ENIs come through the controller's EC2 adapter (`CliEc2`), counted by
-`capacity.pool_capacity` as doctor counts them."""
+Read-only. ENIs come through the controller's EC2 adapter (`CliEc2`) and are counted with
+the library's capacity rules (`capacity.pool_totals`). A primary interface that carries
+the pool tag (a launch template tagging every interface) is never a fixed address: it is
+left out, as the controller leaves it out."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
+from fixed_ip.capacity import host_name_ok
 from fixed_ip.models import Instance
 from fixed_ip_cli import awsutil
 from fixed_ip_cli.awsutil import aws_errors
-from fixed_ip_cli.capacity import pool_capacity, valid_host_name
+from fixed_ip_cli.capacity import pool_totals
 from fixed_ip_cli.enis import DEFAULT_HOST_NAME_TAG, CliEc2, Eni
 
 # DescribeAutoScalingInstances takes at most 50 instance ids per call.
@@ -35,11 +38,11 @@ def pool_status(
     out = []
     for name in sorted(by_pool):
         azs = []
-        for az, cap in pool_capacity(by_pool[name]).items():
+        for az, cap in pool_totals(by_pool[name]).items():
             rows = [
                 _row(e, instances, lifecycle)
                 for e in sorted(by_pool[name], key=lambda e: e.ip_key)
-                if e.az == az
+                if e.az == az and not e.primary
             ]
             azs.append(
                 {
@@ -47,7 +50,7 @@ def pool_status(
                     "total": cap.total,
                     "in_use": cap.in_use,
                     "free": cap.free,
-                    "invalid_host_name": cap.refused_free,
+                    "invalid_host_name": len(cap.refused),
                     "enis": rows,
                 }
             )
@@ -73,7 +76,7 @@ def _row(
         "eni_id": eni.eni_id,
         "ip": eni.ip,
         "host_name": eni.host_name,
-        "host_name_valid": valid_host_name(eni.host_name),
+        "host_name_valid": host_name_ok(eni.host_name),
         "state": eni.status,
         "instance_id": holder,
         "lifecycle_state": state,

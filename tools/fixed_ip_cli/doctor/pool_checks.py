@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from fixed_ip.models import GROUPS_TAG
-from fixed_ip_cli.capacity import AzCapacity, GroupNeed, pool_capacity
+from fixed_ip_cli.capacity import AzCapacity, GroupNeed, group_capacity
 from fixed_ip_cli.doctor.deployment import Deployment
 from fixed_ip_cli.doctor.model import (
     FAIL,
@@ -18,24 +18,18 @@ from fixed_ip_cli.doctor.model import (
     Check,
     no_group,
 )
-from fixed_ip_cli.enis import Eni
-
-
-def _usable(d: Deployment) -> list[Eni]:
-    """Pool ENIs the controller can hand to this group: in the group's VPC and admitted
-    by their `fixed-ip:groups` tag (the controller's own `PoolEni.admits`)."""
-    vpcs = {s["VpcId"] for s in d.subnets}
-    return [e for e in d.pool_enis if e.vpc_id in vpcs and e.admits(d.options.group)]
 
 
 def _need(d: Deployment) -> GroupNeed:
     group = d.group or {}
     return GroupNeed(
         name=d.options.group,
+        pool=d.pool,
         max_size=int(group.get("MaxSize", 0)),
         azs=tuple(sorted(d.group_azs)),
         max_healthy_percent=d.max_healthy_percent,
         members=frozenset(i["InstanceId"] for i in group.get("Instances", [])),
+        vpc_ids=frozenset(s["VpcId"] for s in d.subnets),
     )
 
 
@@ -54,7 +48,7 @@ def check_pool_coverage(d: Deployment) -> Check:
             fix="create the pool: fixed-ip pool apply SPEC.yaml (see examples/pool-seed.yaml), "
             'or name the right pool in the hook\'s NotificationMetadata {"pool": ...}',
         )
-    per_az = {az: cap.total for az, cap in pool_capacity(_usable(d), _need(d)).items()}
+    per_az = {cap.az: cap.total for cap in group_capacity(d.pool_enis, _need(d))}
     missing = [az for az, count in per_az.items() if not count]
     vpcs = {s["VpcId"] for s in d.subnets}
     details = [
@@ -118,7 +112,7 @@ def check_pool_capacity(d: Deployment) -> Check:
     need = _need(d)
     if not need.azs or not d.pool_enis:
         return Check("pool-capacity", SKIP, "no AZ or no pool ENI (see pool-coverage)")
-    caps = list(pool_capacity(_usable(d), need).values())
+    caps = group_capacity(d.pool_enis, need)
     details = _capacity_details(d, caps)
     worst = WARN if any(cap.refused for cap in caps) else PASS
     short: dict[str, int] = {}
@@ -161,7 +155,7 @@ def check_instances(d: Deployment) -> Check:
     if d.group is None:
         return no_group("instances", d)
     instances = d.group.get("Instances", [])
-    held = Counter(e.instance_id for e in d.pool_enis if e.instance_id)
+    held = Counter(e.instance_id for e in d.pool_enis if e.held)
     doubled = [i["InstanceId"] for i in instances if held[i["InstanceId"]] > 1]
     without = [
         i
