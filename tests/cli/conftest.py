@@ -12,8 +12,8 @@ import botocore.session
 import pytest
 from moto import mock_aws
 
-from fixed_ip_cli import awsutil, doctor, pool
-from fixed_ip_local import cli, moto_patches
+from fixed_ip_cli import awsutil, main
+from fixed_ip_local import moto_patches
 
 REGION = "ap-northeast-1"
 _BOTOCORE = botocore.session.get_session()
@@ -66,15 +66,13 @@ def _shared_clients(monkeypatch: pytest.MonkeyPatch) -> None:
             return real_client(session, service)
         return shared_client(service, session.region_name)
 
-    for module in (awsutil, doctor, pool):
-        monkeypatch.setattr(module, "client", client)
+    monkeypatch.setattr(awsutil, "client", client)
 
 
 @pytest.fixture
 def real_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI makes its clients itself, from its own session (credentials, region)."""
-    for module in (awsutil, doctor, pool):
-        monkeypatch.setattr(module, "client", real_client)
+    monkeypatch.setattr(awsutil, "client", real_client)
 
 
 @dataclass
@@ -136,7 +134,7 @@ def run(capsys: pytest.CaptureFixture[str]) -> Run:
     def invoke(*argv: str) -> Result:
         capsys.readouterr()
         try:
-            code = cli.main(list(argv))
+            code = main.main(list(argv))
         except SystemExit as exc:  # argparse usage errors
             code = int(exc.code or 0)
         captured = capsys.readouterr()

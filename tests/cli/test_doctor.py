@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from fixed_ip_cli.doctor import UnsupportedPattern, pattern_matches
 from fixed_ip_cli.errors import EXIT_FAILED, EXIT_OK
 from fixed_ip_local.world import World, build_world, create_pool_eni
 from tests.cli.conftest import Run, fresh_client
@@ -552,7 +551,7 @@ def test_the_groups_maintenance_policy_wins_over_the_stacks_parameter() -> None:
 def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run: Run, monkeypatch):
     from botocore.exceptions import ClientError
 
-    from fixed_ip_cli import doctor as doctor_module
+    from fixed_ip_cli import awsutil
 
     def denied(**kwargs: Any) -> None:
         raise ClientError(
@@ -565,7 +564,7 @@ def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run:
         made.meta.events.register("before-call.events.ListRuleNamesByTarget", denied)
         return made
 
-    monkeypatch.setattr(doctor_module, "client", client)
+    monkeypatch.setattr(awsutil, "client", client)
     code, checks = doctor(run)
     assert code == EXIT_FAILED
     assert checks["rule"]["status"] == "fail"
@@ -577,13 +576,31 @@ def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run:
 
 
 # ------------------------------------------------------------------ event pattern matching
+# doctor asks EventBridge (TestEventPattern); on moto, the fidelity patch answers with moto's
+# own matcher. These cases pin that answer for the matchers rules use, the template's first.
 
 LAUNCH = {
+    "version": "0",
+    "id": "00000000-0000-0000-0000-000000000000",
+    "account": "123456789012",
+    "time": "2026-12-01T00:00:00Z",
+    "region": REGION,
     "source": "aws.autoscaling",
     "detail-type": "EC2 Instance-launch Lifecycle Action",
-    "detail": {"LifecycleHookName": "fixed-ip-launch", "AutoScalingGroupName": "web-asg"},
+    "detail": {
+        "LifecycleHookName": "fixed-ip-launch",
+        "AutoScalingGroupName": "web-asg",
+        "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+    },
     "resources": ["arn:a", "arn:b"],
 }
+
+
+def event_pattern_matches(pattern: dict[str, Any], event: dict[str, Any] = LAUNCH) -> bool:
+    answer = fresh_client("events").test_event_pattern(
+        EventPattern=json.dumps(pattern), Event=json.dumps(event)
+    )
+    return bool(answer["Result"])
 
 
 @pytest.mark.parametrize(
@@ -606,23 +623,165 @@ LAUNCH = {
         ({"detail": {"LifecycleHookName": [{"prefix": {"equals-ignore-case": "FIXED"}}]}}, True),
     ],
 )
-def test_pattern_matches(pattern: dict[str, Any], matches: bool) -> None:
-    assert pattern_matches(pattern, LAUNCH) is matches
+def test_test_event_pattern_on_moto(aws, pattern: dict[str, Any], matches: bool) -> None:
+    assert event_pattern_matches(pattern) is matches
 
 
-def test_unsupported_matchers_are_reported() -> None:
-    with pytest.raises(UnsupportedPattern, match="numeric"):
-        pattern_matches({"detail": {"x": [{"numeric": [">", 0]}]}}, {"detail": {"x": 1}})
-
-
-def test_the_templates_own_rule_matches_launches_of_prefixed_hooks_only() -> None:
+def test_the_templates_own_rules_match_their_own_transition_of_prefixed_hooks_only(aws) -> None:
     from fixed_ip_local.simulation import rules_from_template
 
-    (rule,) = [r for r in rules_from_template() if r.function == "LaunchFunction"]
-    event = {
-        **LAUNCH,
-        "detail": {**LAUNCH["detail"], "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"},
-    }
-    assert pattern_matches(rule.pattern, event)
-    other = {**event, "detail": {**event["detail"], "LifecycleHookName": "web-launch"}}
-    assert not pattern_matches(rule.pattern, other)
+    rules = {r.function: r.pattern for r in rules_from_template()}
+    assert event_pattern_matches(rules["LaunchFunction"])
+    other = {**LAUNCH, "detail": {**LAUNCH["detail"], "LifecycleHookName": "web-launch"}}
+    assert not event_pattern_matches(rules["LaunchFunction"], other)
+    assert not event_pattern_matches(rules["TerminateFunction"])
+
+
+def test_a_pattern_eventbridge_refuses_is_a_warning_naming_it(
+    healthy: Deployed, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EventBridge's own reason is passed on; the rule is left unevaluated (warn)."""
+    from botocore.exceptions import ClientError
+
+    from fixed_ip_cli import awsutil
+
+    reason = "Event pattern is not valid. Reason: Unrecognized match type future-matcher"
+
+    def refused(**kwargs: Any) -> None:
+        error = {"Code": "InvalidEventPatternException", "Message": reason}
+        raise ClientError({"Error": error}, "TestEventPattern")
+
+    def client(session: Any, service: str) -> Any:
+        made = fresh_client(service)  # not the shared one: the handler must not outlive the test
+        made.meta.events.register("before-call.events.TestEventPattern", refused)
+        return made
+
+    monkeypatch.setattr(awsutil, "client", client)
+    code, checks = doctor(run)
+    assert code == EXIT_OK
+    rule = checks["rule"]
+    assert rule["status"] == "warn"
+    assert rule["details"] == [
+        f"fixed-ip-LaunchFunctionLaunchLifecycleAction: EventBridge cannot evaluate its "
+        f"pattern ({reason})",
+        f"fixed-ip-TerminateFunctionTerminateLifecycleAction: EventBridge cannot evaluate its "
+        f"pattern ({reason})",
+    ]
+
+
+def test_doctor_needs_permission_to_test_patterns(
+    healthy: Deployed, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from fixed_ip_cli import awsutil
+
+    def denied(**kwargs: Any) -> None:
+        error = {"Code": "AccessDeniedException", "Message": "not allowed"}
+        raise ClientError({"Error": error}, "TestEventPattern")
+
+    def client(session: Any, service: str) -> Any:
+        made = fresh_client(service)
+        made.meta.events.register("before-call.events.TestEventPattern", denied)
+        return made
+
+    monkeypatch.setattr(awsutil, "client", client)
+    code, checks = doctor(run)
+    assert code == EXIT_FAILED
+    assert checks["terminate-hook"]["message"].startswith(
+        "could not check: testing the event pattern of rule fixed-ip-"
+    )
+    assert "allow TestEventPattern" in checks["rule"]["message"]
+
+
+def test_moto_test_event_pattern_refuses_what_eventbridge_refuses(aws) -> None:
+    """The fidelity patch: an event without a mandatory field, a pattern EventBridge
+    would not accept."""
+    from botocore.exceptions import ClientError
+
+    events = fresh_client("events")
+    incomplete = {k: v for k, v in LAUNCH.items() if k != "account"}
+    with pytest.raises(ClientError) as err:
+        events.test_event_pattern(EventPattern="{}", Event=json.dumps(incomplete))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "missing mandatory field account" in err.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as err:
+        events.test_event_pattern(
+            EventPattern=json.dumps({"source": "aws.autoscaling"}), Event=json.dumps(LAUNCH)
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidEventPatternException"
+
+
+def test_a_controller_deployed_before_the_configure_document(healthy: Deployed, run: Run) -> None:
+    """Its function names the document FIXED_IP_HOSTNAME_DOCUMENT: doctor still finds it."""
+    lam = healthy.aws.client("lambda")
+    function = healthy.controller.function
+    env = lam.get_function_configuration(FunctionName=function)["Environment"]["Variables"]
+    env["FIXED_IP_HOSTNAME_DOCUMENT"] = env.pop("FIXED_IP_DOCUMENT")
+    lam.update_function_configuration(FunctionName=function, Environment={"Variables": env})
+    healthy.aws.client("cloudformation").delete_stack(StackName="fixed-ip")
+    functions = healthy.controller.functions
+    code, checks = doctor(
+        run, "--function", function, "--terminate-function", functions["TerminateFunction"]
+    )
+    assert (checks["function"]["status"], checks["document"]["status"]) == ("pass", "pass")
+    assert healthy.controller.document in checks["document"]["message"]
+    assert code == EXIT_OK
+
+
+def test_doctor_s_capacity_is_the_library_s(healthy: Deployed, run: Run) -> None:
+    """doctor counts usable ENIs with fixed_ip.capacity, as the sweeper does: an ENI with
+    an invalid host name is not usable, one without a host name is, one reserved for other
+    groups is not."""
+    from fixed_ip.adapters.ec2 import Ec2Compute
+    from fixed_ip.capacity import Demand, by_group
+
+    ec2 = healthy.aws.client("ec2")
+    names = {host: eni for eni, host in healthy.world.enis.items()}
+    ec2.create_tags(Resources=[names["server-a3"]], Tags=[{"Key": "HostName", "Value": "a;b"}])
+    ec2.delete_tags(Resources=[names["server-c3"]], Tags=[{"Key": "HostName"}])
+    ec2.create_tags(
+        Resources=[names["server-c4"]], Tags=[{"Key": "fixed-ip:groups", "Value": "batch-*"}]
+    )
+    code, checks = doctor(run)
+
+    (group,) = healthy.aws.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP]
+    )["AutoScalingGroups"]
+    demand = Demand(
+        group=GROUP,
+        pool=healthy.world.pool,
+        azs=("ap-northeast-1a", "ap-northeast-1c"),
+        need=4,
+        vpc_ids=frozenset({healthy.world.vpc_id}),
+        instance_ids=frozenset(i["InstanceId"] for i in group["Instances"]),
+    )
+    enis = Ec2Compute(ec2).list_pool(tag_key="fixed-ip:pool", pool=healthy.world.pool)
+    rows = by_group(enis, demand)
+    assert [(r.free, r.in_use) for r in rows] == [(2, 1), (2, 1)]
+    expected = ", ".join(f"{r.az}: {r.free + r.in_use} usable ({r.free} free)" for r in rows)
+    assert checks["pool-capacity"]["message"].endswith(expected)
+    assert checks["pool-capacity"]["status"] == "warn"  # 3 usable: max size yes, headroom no
+    assert code == EXIT_OK
+
+
+def test_a_pool_tag_on_a_primary_interface_is_not_a_second_eni(healthy: Deployed, run: Run) -> None:
+    """A launch template that tags every interface tags the primary with the pool too: it
+    is never a fixed address, so the instance does not hold two."""
+    ec2 = healthy.aws.client("ec2")
+    (group,) = healthy.aws.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[GROUP]
+    )["AutoScalingGroups"]
+    instance = group["Instances"][0]["InstanceId"]
+    (primary,) = [
+        ni["NetworkInterfaceId"]
+        for r in ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+        for i in r["Instances"]
+        for ni in i["NetworkInterfaces"]
+        if ni["Attachment"]["DeviceIndex"] == 0
+    ]
+    ec2.create_tags(Resources=[primary], Tags=[{"Key": "fixed-ip:pool", "Value": GROUP}])
+    code, checks = doctor(run)
+    assert checks["instances"]["status"] == "pass", checks["instances"]
+    assert checks["pool-capacity"]["status"] == "pass", checks["pool-capacity"]
+    assert code == EXIT_OK

@@ -192,19 +192,20 @@ def test_removed_addresses_are_drift_until_pruned_and_attached_ones_are_never_de
 
 def test_prune_rechecks_before_deleting(aws, seed_vpc: Vpc, monkeypatch) -> None:
     """An ENI claimed between the plan and the delete is kept."""
-    from fixed_ip_cli import pool as pool_module
+    from fixed_ip_cli.apply import apply_plan
+    from fixed_ip_cli.pool import build_plan
     from fixed_ip_cli.render import Progress
     from fixed_ip_cli.spec import parse_spec
 
     ec2 = aws.client("ec2")
     data = seed_data()
     full = parse_spec(data)
-    pool_module.apply_plan(ec2, pool_module.build_plan(ec2, full), Progress(enabled=False))
+    apply_plan(ec2, build_plan(ec2, full), Progress(enabled=False))
     data["subnets"][0]["addresses"] = data["subnets"][0]["addresses"][:1]
-    plan = pool_module.build_plan(ec2, parse_spec(data), prune=True)
+    plan = build_plan(ec2, parse_spec(data), prune=True)
     assert [i.ip for i in plan.changes] == ["10.0.0.5", "10.0.0.6"]
     attach_instance(aws, seed_vpc, pool_enis(aws)["10.0.0.5"]["NetworkInterfaceId"])
-    result = pool_module.apply_plan(ec2, plan, Progress(enabled=False))
+    result = apply_plan(ec2, plan, Progress(enabled=False))
     assert result.removed == 1
     (skipped,) = result.skipped
     assert "10.0.0.5" in skipped and "in-use" in skipped

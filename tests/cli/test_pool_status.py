@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fixed_ip_cli.errors import EXIT_OK
+from fixed_ip_cli.errors import EXIT_NOT_FOUND, EXIT_OK
 from fixed_ip_local.world import World, build_world, create_pool_eni
 from tests.cli.conftest import Run
 from tests.cli.deployment import complete_launches
@@ -88,9 +88,26 @@ def test_pool_filter_and_other_pools(aws, world: World, run: Run) -> None:
     ((db_az,),) = [p["azs"] for p in only["pools"]]
     assert (db_az["az"], db_az["total"], db_az["free"]) == ("ap-northeast-1a", 1, 1)
 
+
+def test_an_unknown_pool_exits_4_naming_the_pools_there(aws, world: World, run: Run) -> None:
     none = run("pool", "status", "--pool", "nothing")
-    assert none.code == EXIT_OK
-    assert "no ENI of pool nothing in ap-northeast-1" in none.out
+    assert none.code == EXIT_NOT_FOUND
+    assert none.out == ""
+    assert none.err == (
+        "error: no ENI of pool nothing in ap-northeast-1 (pools there: web-asg): check --pool "
+        "and --region, or create it with `fixed-ip pool apply SPEC.yaml`\n"
+    )
+    as_json = run("pool", "status", "--pool", "nothing", "-o", "json")
+    assert as_json.code == EXIT_NOT_FOUND
+    error = json.loads(as_json.out)["error"]
+    assert (error["type"], error["exit_code"]) == ("NotFound", EXIT_NOT_FOUND)
+    assert error["message"].startswith("no ENI of pool nothing in ap-northeast-1")
+
+
+def test_no_pool_at_all_is_not_an_error(aws, run: Run) -> None:
+    result = run("pool", "status")
+    assert result.code == EXIT_OK
+    assert result.out.startswith("no ENI of any pool in ap-northeast-1")
 
 
 def test_an_instance_outside_any_group_and_an_invalid_host_name(aws, run: Run) -> None:
@@ -117,3 +134,39 @@ def test_an_instance_outside_any_group_and_an_invalid_host_name(aws, run: Run) -
     text = run("pool", "status").out
     assert "1 in use, 0 free, 1 refused (invalid host name)" in text
     assert "'a;reboot' INVALID" in text
+
+
+def test_the_library_s_rules_an_eni_without_host_name_is_free_a_primary_is_left_out(
+    aws, run: Run
+) -> None:
+    """The host-name tag is optional (the controller serves the address without one), and a
+    pool tag on an instance's primary interface does not make it a fixed address: status
+    counts as `fixed_ip.capacity` does."""
+    world = build_world(aws, per_az=1, azs=1, hook=False)
+    ec2 = aws.client("ec2")
+    subnet = world.subnets["ap-northeast-1a"]
+    bare = ec2.create_network_interface(
+        SubnetId=subnet,
+        PrivateIpAddress="10.0.0.40",
+        TagSpecifications=[
+            {
+                "ResourceType": "network-interface",
+                "Tags": [{"Key": "fixed-ip:pool", "Value": world.pool}],
+            }
+        ],
+    )["NetworkInterface"]["NetworkInterfaceId"]
+    other = ec2.create_subnet(
+        VpcId=world.vpc_id, CidrBlock="10.0.9.0/24", AvailabilityZone="ap-northeast-1a"
+    )["Subnet"]["SubnetId"]
+    (instance,) = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=other)[
+        "Instances"
+    ]
+    primary = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ec2.create_tags(Resources=[primary], Tags=[{"Key": "fixed-ip:pool", "Value": world.pool}])
+
+    (pool,) = json.loads(run("pool", "status", "-o", "json").out)["pools"]
+    (az,) = pool["azs"]
+    rows = {r["eni_id"]: r for r in az["enis"]}
+    assert primary not in rows
+    assert rows[bare]["host_name"] is None and rows[bare]["host_name_valid"] is True
+    assert (az["total"], az["in_use"], az["free"], az["invalid_host_name"]) == (2, 0, 2, 0)

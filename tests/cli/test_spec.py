@@ -103,6 +103,7 @@ def test_host_names_must_be_unique_ignoring_case() -> None:
         ("10.0.0.256", "'10.0.0.256' is not an IPv4 address"),
         ("server", "is not an IPv4 address"),
         (None, "None is not an IPv4 address"),
+        (167772164, "167772164 is not an IPv4 address"),  # YAML's number, not 10.0.0.4
         ("fd00::4", "is IPv6"),
     ],
 )
@@ -178,3 +179,61 @@ def test_yaml_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "pool.yaml"
     path.write_text(yaml.safe_dump(spec()))
     assert load_spec(path).source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            lambda d: d["subnets"].append("subnet-0123abcd"),
+            "subnets[1]: expected a mapping with `subnet` and `addresses`",
+        ),
+        (
+            lambda d: d["subnets"][0]["addresses"].append(["10.0.0.9", "x"]),
+            "subnets[0].addresses[2]: expected a mapping like {ip: 10.0.0.4, host_name: a1}",
+        ),
+        (
+            lambda d: d["subnets"][0]["addresses"][0].update(name="n" * 256),
+            f"subnets[0].addresses[0].name: {'n' * 256!r} must be a tag value of 1-255 characters",
+        ),
+        (
+            lambda d: d.update(vpc=""),
+            "vpc: '' must be a VPC id (vpc-...) or the value of its Name tag",
+        ),
+        (
+            lambda d: d.update(security_groups="sg-0123abcd"),
+            "security_groups: 'sg-0123abcd' must be a list of ids like sg-0123abcd",
+        ),
+        (
+            lambda d: d.update(security_groups=["sg-0123abcd", "web"]),
+            "security_groups: ['sg-0123abcd', 'web'] must be a list of ids like sg-0123abcd",
+        ),
+        (
+            lambda d: d["subnets"][0].update(subnet="  "),
+            "subnets[0].subnet: give a subnet id (subnet-...) or its Name tag",
+        ),
+        (
+            lambda d: d.update(pool="p" * 256),
+            f"pool: {'p' * 256!r} is not a pool name (1-255 letters",
+        ),
+    ],
+)
+def test_each_problem_is_one_line_naming_where_it_is(edit: Any, expected: str) -> None:
+    """The pydantic model's errors, rendered in the operator's words, one line each."""
+    data = spec()
+    edit(data)
+    (problem,) = problems(data)
+    assert (
+        problem.startswith(expected) if expected.startswith("is") is False else expected in problem
+    )
+
+
+def test_the_spec_is_the_model_its_positions_included() -> None:
+    pool = parse_spec(spec(), source="t.yaml")
+    ((subnet, address), _) = pool.addresses
+    assert (pool.source, subnet.where, address.where) == (
+        "t.yaml",
+        "subnets[0]",
+        "subnets[0].addresses[0]",
+    )
+    assert subnet.ref == "fixed-ip-example-a" and not subnet.is_id

@@ -4,25 +4,21 @@
     fixed-ip pool status [--pool P] [--output json]
     fixed-ip doctor --group NAME [--stack fixed-ip | --function F --document D]
 
-Every command takes --region and --profile (standard boto3 resolution otherwise, and
-AWS_ENDPOINT_URL for a local AWS). Expected failures print one `error:` line (plus one line
-per problem) on stderr, never a traceback, and exit with a documented code."""
+Every command takes the global options --region, --profile (standard boto3 resolution
+otherwise, and AWS_ENDPOINT_URL for a local AWS) and --output. Handlers raise `CliError`s;
+`fixed_ip_cli.main` reports them (one `error:` line plus one line per problem on stderr, or
+a JSON document) and exits with their documented code."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from fixed_ip_cli.errors import (
-    EXIT_CODES_HELP,
-    EXIT_FAILED,
-    EXIT_OK,
-    CliError,
-)
-
-Handler = Callable[[argparse.Namespace], int]
+from fixed_ip_cli import views
+from fixed_ip_cli.doctor.model import DEFAULT_STACK
+from fixed_ip_cli.enis import DEFAULT_HOST_NAME_TAG
+from fixed_ip_cli.errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, NotFound
 
 APPLY_HELP = """\
 Create or update a pool of ENIs from a YAML spec (see examples/pool-seed.yaml).
@@ -59,29 +55,9 @@ The controller's names come from the stack's outputs (--stack, default fixed-ip)
 # ----------------------------------------------------------------------------- parsers
 
 
-def _aws_options() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("AWS")
-    group.add_argument(
-        "--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)"
-    )
-    group.add_argument("--profile", help="named profile from ~/.aws/config (default: AWS_PROFILE)")
-    return parent
-
-
-def _output_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--output",
-        "-o",
-        choices=["text", "json"],
-        default="text",
-        help="text: tables for the terminal (default); json: one JSON document on stdout",
-    )
-
-
-def register(sub: Any) -> None:
-    """Add `pool` and `doctor` to the `fixed-ip` subcommands."""
-    aws = _aws_options()
+def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `pool` and `doctor` to the `fixed-ip` subcommands; `add_globals` gives each
+    parser the global options (--region, --profile, --output)."""
     formatter = argparse.RawDescriptionHelpFormatter
 
     pool = sub.add_parser(
@@ -91,16 +67,17 @@ def register(sub: Any) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
+    add_globals(pool)
     pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
 
     p = pool_sub.add_parser(
         "apply",
-        parents=[aws],
         help="create/retag the pool's ENIs from a YAML spec (idempotent)",
         description=APPLY_HELP,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
+    add_globals(p)
     p.add_argument("spec", metavar="SPEC.yaml", help="pool spec, e.g. examples/pool-seed.yaml")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -115,39 +92,44 @@ def register(sub: Any) -> None:
         help="delete pool ENIs that the spec no longer lists (only available ones, never "
         "an attached ENI)",
     )
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
-    _output_option(p)
-    p.set_defaults(func=guarded(cmd_pool_apply))
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress on stderr (default: a bar on a terminal, else one line per change)",
+    )
+    p.set_defaults(func=cmd_pool_apply)
 
     p = pool_sub.add_parser(
         "status",
-        parents=[aws],
         help="who holds which address: per pool and AZ, with totals",
         description=STATUS_HELP,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
-    p.add_argument("--pool", help="only this pool (default: every pool in the region)")
+    add_globals(p)
+    p.add_argument(
+        "--pool", help="only this pool (default: every pool in the region); exit 4 if it has no ENI"
+    )
     p.add_argument(
         "--host-name-tag",
-        default="HostName",
+        default=DEFAULT_HOST_NAME_TAG,
         help="ENI tag key holding the host name (the stack's HostNameTagKey; default HostName)",
     )
-    _output_option(p)
-    p.set_defaults(func=guarded(cmd_pool_status))
+    p.set_defaults(func=cmd_pool_status)
 
     p = sub.add_parser(
         "doctor",
-        parents=[aws],
         help="check a deployment end to end: hooks, rule, function, document, pool",
         description=DOCTOR_HELP,
         epilog=EXIT_CODES_HELP,
         formatter_class=formatter,
     )
+    add_globals(p)
     p.add_argument("--group", required=True, help="Auto Scaling group to check")
     p.add_argument(
         "--stack",
-        default="fixed-ip",
+        default=DEFAULT_STACK,
         help="the controller's CloudFormation stack, whose outputs name the function, "
         "document and rule (default: fixed-ip, samconfig.toml's stack_name)",
     )
@@ -158,7 +140,7 @@ def register(sub: Any) -> None:
         "--terminate-function",
         help="terminate (release) function name (overrides the stack output)",
     )
-    p.add_argument("--document", help="host-name SSM document (overrides the stack output)")
+    p.add_argument("--document", help="the controller's SSM document (overrides the stack output)")
     p.add_argument(
         "--hook-prefix",
         help="lifecycle hook name prefix (default: the function's FIXED_IP_HOOK_PREFIX, "
@@ -176,8 +158,7 @@ def register(sub: Any) -> None:
         "instances (default: the group's InstanceMaintenancePolicy, else the stack's "
         "MaxHealthyPercent, else 110)",
     )
-    _output_option(p)
-    p.set_defaults(func=guarded(cmd_doctor))
+    p.set_defaults(func=cmd_doctor)
 
 
 def _percent(text: str) -> int:
@@ -190,38 +171,19 @@ def _percent(text: str) -> int:
     return value
 
 
-def guarded(handler: Handler) -> Handler:
-    """Run a handler; expected errors become one line on stderr and their exit code."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except CliError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            for problem in exc.problems:
-                print(f"  - {problem}", file=sys.stderr)
-            return exc.exit_code
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-
-    run.__name__ = handler.__name__
-    run.__doc__ = handler.__doc__
-    return run
-
-
 # ------------------------------------------------------------------------------ apply
 
 
 def cmd_pool_apply(args: argparse.Namespace) -> int:
-    from fixed_ip_cli.awsutil import client, make_session
-    from fixed_ip_cli.pool import apply_plan, build_plan
+    from fixed_ip_cli import awsutil
+    from fixed_ip_cli.apply import apply_plan
+    from fixed_ip_cli.pool import build_plan
     from fixed_ip_cli.render import Progress, to_json
     from fixed_ip_cli.spec import load_spec
 
     spec = load_spec(args.spec)  # every offline problem, before any AWS call
-    session = make_session(args.profile, args.region)
-    ec2 = client(session, "ec2")
+    session = awsutil.make_session(args.profile, args.region)
+    ec2 = awsutil.client(session, "ec2")
     progress = Progress(enabled=not args.quiet)
     region = ec2.meta.region_name
     progress(
@@ -232,7 +194,7 @@ def cmd_pool_apply(args: argparse.Namespace) -> int:
     dry = args.dry_run or args.check
     result = None
     if args.output == "text":
-        print(format_plan(plan, region))
+        print(views.format_plan(plan, region))
     if not dry and plan.changes:
         result = apply_plan(ec2, plan, progress)
     if args.output == "json":
@@ -249,47 +211,10 @@ def cmd_pool_apply(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(_apply_outcome(plan, result, dry=dry, check=args.check))
+        print(views.apply_outcome(plan, result, dry=dry, check=args.check))
     if args.check and not plan.in_sync:
         return EXIT_FAILED
     return EXIT_OK
-
-
-def format_plan(plan: Any, region: str) -> str:
-    from fixed_ip_cli.render import table
-
-    spec = plan.spec
-    head = f"pool {spec.pool} in {region}: {len(spec.addresses)} addresses in "
-    head += f"{len(plan.subnets)} subnet(s) from {spec.source}"
-    rows = [
-        (i.action, i.az, i.subnet_id, i.ip, i.host_name, i.eni_id, i.detail) for i in plan.items
-    ]
-    body = table(("ACTION", "AZ", "SUBNET", "IP", "HOST NAME", "ENI", "DETAIL"), rows)
-    counts = plan.counts()
-    summary = (
-        f"plan: {counts['create']} to create, {counts['retag']} to retag, "
-        f"{counts['unchanged']} unchanged, {counts['drift']} drift"
-        + (f", {counts['remove']} to remove" if plan.prune else "")
-    )
-    return f"{head}\n{body}\n{summary}"
-
-
-def _apply_outcome(plan: Any, result: Any, *, dry: bool, check: bool) -> str:
-    drift = plan.counts()["drift"]
-    drift_note = f"; {drift} drift item(s) left as they are (see DETAIL)" if drift else ""
-    if dry:
-        verdict = "in sync" if plan.in_sync else f"{len(plan.changes)} change(s) pending"
-        drifted = f", {drift} drift (see DETAIL)" if drift else ""
-        return f"{'check' if check else 'dry run'}: nothing changed; {verdict}{drifted}"
-    if result is None:
-        return f"nothing to change{drift_note}"
-    skipped = f", {len(result.skipped)} skipped" if result.skipped else ""
-    lines = [
-        f"applied: {result.created} created, {result.retagged} retagged, "
-        f"{result.removed} removed{skipped}{drift_note}"
-    ]
-    lines += [f"  skipped {s}" for s in result.skipped]
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- status
@@ -297,55 +222,22 @@ def _apply_outcome(plan: Any, result: Any, *, dry: bool, check: bool) -> str:
 
 def cmd_pool_status(args: argparse.Namespace) -> int:
     from fixed_ip_cli.awsutil import make_session
-    from fixed_ip_cli.pool import pool_status
     from fixed_ip_cli.render import to_json
+    from fixed_ip_cli.status import pool_status
 
     session = make_session(args.profile, args.region)
     status = pool_status(session, args.pool, host_name_tag=args.host_name_tag)
+    if args.pool is not None and not status["pools"]:
+        others = ", ".join(status["others"]) or "none"
+        raise NotFound(
+            f"no ENI of pool {args.pool} in {session.region_name} (pools there: {others}): "
+            "check --pool and --region, or create it with `fixed-ip pool apply SPEC.yaml`"
+        )
     if args.output == "json":
         print(to_json(status))
     else:
-        print(format_status(status, args.pool, session.region_name))
+        print(views.format_status(status, session.region_name))
     return EXIT_OK
-
-
-def format_status(status: dict[str, Any], pool: str | None, region: str | None) -> str:
-    from fixed_ip_cli.render import since, table
-
-    if not status["pools"]:
-        which = f"pool {pool}" if pool else "any pool"
-        return (
-            f"no ENI of {which} in {region} (ENIs are pool members by their tag fixed-ip:pool; "
-            "create them with `fixed-ip pool apply SPEC.yaml`)"
-        )
-    blocks = []
-    head = ("IP", "HOST NAME", "STATE", "INSTANCE", "LIFECYCLE", "GROUP", "SINCE", "ENI")
-    for entry in status["pools"]:
-        total = sum(az["total"] for az in entry["azs"])
-        in_use = sum(az["in_use"] for az in entry["azs"])
-        free = sum(az["free"] for az in entry["azs"])
-        blocks.append(f"pool {entry['pool']}: {total} ENIs, {in_use} in use, {free} free")
-        for az in entry["azs"]:
-            invalid = az["invalid_host_name"]
-            refused = f", {invalid} refused (invalid host name)" if invalid else ""
-            rows = [
-                (
-                    r["ip"],
-                    r["host_name"] if r["host_name_valid"] else f"{r['host_name']!r} INVALID",
-                    r["state"],
-                    r["instance_id"],
-                    r["lifecycle_state"],
-                    r["group"],
-                    since(r["attached_since"]),
-                    r["eni_id"],
-                )
-                for r in az["enis"]
-            ]
-            blocks.append(
-                f"  {az['az']}: {az['in_use']} in use, {az['free']} free{refused}\n"
-                + table(head, rows, indent="    ")
-            )
-    return "\n".join(blocks)
 
 
 # ----------------------------------------------------------------------------- doctor
@@ -381,26 +273,5 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(format_checks(checks, args.group, session.region_name, options.stack))
+        print(views.format_checks(checks, args.group, session.region_name, options.stack))
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def format_checks(checks: list[Any], group: str, region: str | None, stack: str | None) -> str:
-    from collections import Counter
-
-    width = max(len(c.id) for c in checks)
-    pad = " " * (6 + width + 2)
-    lines = [
-        f"doctor: group {group} in {region}" + (f", controller stack {stack}" if stack else "")
-    ]
-    for c in checks:
-        lines.append(f"{c.status.upper():<4}  {c.id:<{width}}  {c.message}")
-        lines += [f"{pad}- {d}" for d in c.details]
-        if c.fix and c.status != "pass":
-            lines.append(f"{pad}fix: {c.fix}")
-    counts = Counter(c.status for c in checks)
-    lines.append(
-        f"{len(checks)} checks: {counts['pass']} pass, {counts['warn']} warn, "
-        f"{counts['fail']} fail, {counts['skip']} skip"
-    )
-    return "\n".join(lines)

@@ -1,8 +1,8 @@
-"""`fixed-ip pool apply` and `fixed-ip pool status`.
+"""`fixed-ip pool apply`: the plan (apply.py carries it out; status is in status.py).
 
-apply: resolve the spec's subnets, check every address against its subnet and the ENIs
-already there, build a plan, and carry it out. The plan compares the spec with the ENIs
-tagged with the pool, by (subnet, primary private address):
+Resolve the spec's subnets, check every address against its subnet and the ENIs already
+there, and compare the spec with the ENIs tagged with the pool, by (subnet, primary
+private address):
 
     create     the address has no ENI yet: create it, tagged
     retag      the ENI exists but its HostName / Name tag differs: set the tags
@@ -22,30 +22,14 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from fixed_ip.errors import InvalidHostName
-from fixed_ip.hostname import validate_hostname
-from fixed_ip_cli.awsutil import aws_errors, client, error_code, paginate, tags_of
-from fixed_ip_cli.errors import AwsError, SpecError
-from fixed_ip_cli.render import Progress
-from fixed_ip_cli.spec import POOL_TAG, AddressSpec, PoolSpec, SubnetSpec
+from fixed_ip_cli.awsutil import aws_errors
+from fixed_ip_cli.enis import POOL_TAG, CliEc2, Eni
+from fixed_ip_cli.errors import SpecError
+from fixed_ip_cli.spec import AddressSpec, PoolSpec
+from fixed_ip_cli.subnets import Subnet, address_problems, resolve_subnets
 
 ACTIONS = ("create", "retag", "unchanged", "drift", "remove")
 CHANGES = ("create", "retag", "remove")
-
-
-@dataclass(frozen=True)
-class Subnet:
-    id: str
-    name: str | None
-    vpc_id: str
-    az: str
-    cidr: ipaddress.IPv4Network
-
-    @property
-    def label(self) -> str:
-        return f"{self.id} ({self.name})" if self.name else self.id
 
 
 @dataclass
@@ -83,138 +67,13 @@ class Plan:
         return all(item.action == "unchanged" for item in self.items)
 
 
-# ----------------------------------------------------------------------------- resolve
-
-
-def resolve_vpc(ec2: Any, ref: str) -> str:
-    by_id = ref.startswith("vpc-")
-    flt = {"Name": "vpc-id" if by_id else "tag:Name", "Values": [ref]}
-    with aws_errors(f"looking up VPC {ref}"):
-        vpcs = paginate(ec2, "describe_vpcs", "Vpcs", Filters=[flt])
-    if not vpcs:
-        what = "no VPC with id" if by_id else "no VPC whose Name tag is"
-        raise SpecError(f"vpc: {what} {ref} in region {ec2.meta.region_name} (check --region)")
-    if len(vpcs) > 1:
-        ids = ", ".join(sorted(v["VpcId"] for v in vpcs))
-        raise SpecError(f"vpc: {len(vpcs)} VPCs are named {ref} ({ids}); give the VPC id")
-    return str(vpcs[0]["VpcId"])
-
-
-def resolve_subnets(ec2: Any, spec: PoolSpec) -> dict[str, Subnet]:
-    """The subnet of every `subnet:` entry, by id or Name tag (within `vpc:` if given)."""
-    region = ec2.meta.region_name
-    vpc_filter = []
-    if spec.vpc:
-        vpc_filter = [{"Name": "vpc-id", "Values": [resolve_vpc(ec2, spec.vpc)]}]
-    ids = [s.ref for s in spec.subnets if s.is_id]
-    names = [s.ref for s in spec.subnets if not s.is_id]
-    found: list[dict[str, Any]] = []
-    with aws_errors("looking up the spec's subnets"):
-        if ids:
-            found += paginate(
-                ec2,
-                "describe_subnets",
-                "Subnets",
-                Filters=[{"Name": "subnet-id", "Values": ids}, *vpc_filter],
-            )
-        if names:
-            found += paginate(
-                ec2,
-                "describe_subnets",
-                "Subnets",
-                Filters=[{"Name": "tag:Name", "Values": names}, *vpc_filter],
-            )
-    by_ref: dict[str, list[Subnet]] = defaultdict(list)
-    for raw in found:
-        subnet = Subnet(
-            id=raw["SubnetId"],
-            name=tags_of(raw).get("Name"),
-            vpc_id=raw["VpcId"],
-            az=raw["AvailabilityZone"],
-            cidr=ipaddress.IPv4Network(raw["CidrBlock"]),
-        )
-        by_ref[subnet.id].append(subnet)
-        if subnet.name:
-            by_ref[subnet.name].append(subnet)
-    problems = []
-    resolved: dict[str, Subnet] = {}
-    where_in_vpc = f" in VPC {spec.vpc}" if spec.vpc else ""
-    for entry in spec.subnets:
-        matches = {s.id: s for s in by_ref.get(entry.ref, [])}
-        if not matches:
-            what = "no subnet" if entry.is_id else "no subnet whose Name tag is"
-            problems.append(
-                f"{entry.where}.subnet: {what} {entry.ref}{where_in_vpc} in region {region} "
-                "(check the id or Name tag, --region, --profile)"
-            )
-        elif len(matches) > 1:
-            listing = ", ".join(f"{s.id} in {s.vpc_id}" for s in matches.values())
-            problems.append(
-                f"{entry.where}.subnet: {len(matches)} subnets are named {entry.ref} "
-                f"({listing}); give the subnet id, or `vpc:` in the spec"
-            )
-        else:
-            resolved[entry.ref] = next(iter(matches.values()))
-    seen: dict[str, SubnetSpec] = {}
-    for entry in spec.subnets:
-        subnet = resolved.get(entry.ref)
-        if subnet is None:
-            continue
-        if subnet.id in seen:
-            problems.append(
-                f"{entry.where}.subnet: {entry.ref} is {subnet.id}, already listed at "
-                f"{seen[subnet.id].where} as {seen[subnet.id].ref}; merge the two entries"
-            )
-        seen.setdefault(subnet.id, entry)
-    if problems:
-        raise SpecError(f"{spec.source}: the spec's subnets do not resolve", problems=problems)
-    return resolved
-
-
-def address_problems(address: AddressSpec, subnet: Subnet) -> list[str]:
-    """An address must lie inside its subnet and not be one AWS reserves: the first four
-    (network, VPC router, DNS, future use) and the last (broadcast)."""
-    cidr = subnet.cidr
-    first_usable = cidr.network_address + 4
-    last_usable = cidr.broadcast_address - 1
-    if address.ip not in cidr:
-        return [
-            f"{address.where}.ip: {address.ip} is outside {subnet.label}: {cidr} in "
-            f"{subnet.az}; use {first_usable} to {last_usable}"
-        ]
-    if address.ip < first_usable or address.ip == cidr.broadcast_address:
-        return [
-            f"{address.where}.ip: {address.ip} is reserved by AWS in {subnet.label}: the "
-            f"first four addresses of {cidr} and its last cannot be assigned; use "
-            f"{first_usable} to {last_usable}"
-        ]
-    return []
-
-
-# -------------------------------------------------------------------------------- plan
-
-
-def _addresses(eni: dict[str, Any]) -> set[str]:
-    return {a["PrivateIpAddress"] for a in eni.get("PrivateIpAddresses", [])} | {
-        eni.get("PrivateIpAddress", "")
-    }
-
-
-def _holder(eni: dict[str, Any]) -> str | None:
-    return eni.get("Attachment", {}).get("InstanceId")
-
-
-def _describe_user(eni: dict[str, Any]) -> str:
+def _describe_user(eni: Eni) -> str:
     parts = []
-    other_pool = tags_of(eni).get(POOL_TAG)
-    if other_pool is not None:
-        parts.append(f"pool {other_pool}")
-    if _holder(eni):
-        parts.append(f"attached to {_holder(eni)}")
-    else:
-        parts.append(eni.get("Status", "unknown state"))
-    if eni.get("Description"):
-        parts.append(repr(eni["Description"]))
+    if eni.pool is not None:
+        parts.append(f"pool {eni.pool}")
+    parts.append(f"attached to {eni.instance_id}" if eni.instance_id else eni.status)
+    if eni.description:
+        parts.append(repr(eni.description))
     return ", ".join(parts)
 
 
@@ -227,24 +86,15 @@ def build_plan(ec2: Any, spec: PoolSpec, *, prune: bool = False) -> Plan:
         raise SpecError(f"{spec.source}: addresses do not fit their subnets", problems=problems)
 
     subnet_ids = sorted({s.id for s in subnets.values()})
+    reader = CliEc2(ec2, hostname_tag_key=spec.host_name_tag)
     with aws_errors(f"listing the ENIs of pool {spec.pool} and of the spec's subnets"):
-        pool_enis = paginate(
-            ec2,
-            "describe_network_interfaces",
-            "NetworkInterfaces",
-            Filters=[{"Name": f"tag:{POOL_TAG}", "Values": [spec.pool]}],
-        )
-        subnet_enis = paginate(
-            ec2,
-            "describe_network_interfaces",
-            "NetworkInterfaces",
-            Filters=[{"Name": "subnet-id", "Values": subnet_ids}],
-        )
-    members = {(e["SubnetId"], e["PrivateIpAddress"]): e for e in pool_enis}
-    users: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        pool_enis = reader.pool(spec.pool)
+        subnet_enis = reader.in_subnets(subnet_ids)
+    members = {(e.subnet_id, e.ip): e for e in pool_enis}
+    users: dict[tuple[str, str], list[Eni]] = defaultdict(list)
     for eni in subnet_enis:
-        for ip in _addresses(eni):
-            users[(eni["SubnetId"], ip)].append(eni)
+        for ip in eni.addresses:
+            users[(eni.subnet_id, ip)].append(eni)
 
     items: list[PlanItem] = []
     matched: set[str] = set()
@@ -253,30 +103,26 @@ def build_plan(ec2: Any, spec: PoolSpec, *, prune: bool = False) -> Plan:
         subnet = subnets[entry.ref]
         key = (subnet.id, str(address.ip))
         member = members.get(key)
-        others = [
-            e
-            for e in users.get(key, [])
-            if member is None or e["NetworkInterfaceId"] != member["NetworkInterfaceId"]
-        ]
+        others = [e for e in users.get(key, []) if member is None or e.eni_id != member.eni_id]
         if others:
             eni = others[0]
             adopt = ""
-            if POOL_TAG not in tags_of(eni) and not _holder(eni):
+            if eni.pool is None and not eni.instance_id:
                 adopt = (
-                    f", or adopt it: aws ec2 create-tags --resources {eni['NetworkInterfaceId']}"
+                    f", or adopt it: aws ec2 create-tags --resources {eni.eni_id}"
                     f" --tags Key={POOL_TAG},Value={spec.pool} "
                     f"Key={spec.host_name_tag},Value={address.host_name}"
                 )
             problems.append(
                 f"{address.where}.ip: {address.ip} in {subnet.label} is already used by "
-                f"{eni['NetworkInterfaceId']} ({_describe_user(eni)}), which is not a pool "
+                f"{eni.eni_id} ({_describe_user(eni)}), which is not a pool "
                 f"{spec.pool} ENI: choose another address{adopt}"
             )
             continue
         if member is None:
             items.append(_create_item(spec, subnet, address))
         else:
-            matched.add(member["NetworkInterfaceId"])
+            matched.add(member.eni_id)
             items.append(_existing_item(spec, subnet, address, member))
     if problems:
         raise SpecError(
@@ -284,7 +130,7 @@ def build_plan(ec2: Any, spec: PoolSpec, *, prune: bool = False) -> Plan:
         )
 
     for eni in pool_enis:
-        if eni["NetworkInterfaceId"] not in matched:
+        if eni.eni_id not in matched:
             items.append(_extra_item(spec, eni, spec_names, prune=prune))
     items.sort(key=lambda i: (i.az or "", ipaddress.IPv4Address(i.ip), i.eni_id or ""))
     return Plan(spec=spec, subnets=subnets, items=items, prune=prune)
@@ -307,22 +153,20 @@ def _create_item(spec: PoolSpec, subnet: Subnet, address: AddressSpec) -> PlanIt
     )
 
 
-def _existing_item(
-    spec: PoolSpec, subnet: Subnet, address: AddressSpec, eni: dict[str, Any]
-) -> PlanItem:
-    current = tags_of(eni)
+def _existing_item(spec: PoolSpec, subnet: Subnet, address: AddressSpec, eni: Eni) -> PlanItem:
+    current = eni.tags
     wanted = _wanted_tags(spec, address)
     if address.name:
         wanted["Name"] = address.name
     diff = {k: v for k, v in wanted.items() if current.get(k) != v}
-    holder = _holder(eni)
+    holder = eni.instance_id
     item = PlanItem(
         action="retag" if diff else "unchanged",
         ip=str(address.ip),
         host_name=address.host_name,
         subnet_id=subnet.id,
         az=subnet.az,
-        eni_id=eni["NetworkInterfaceId"],
+        eni_id=eni.eni_id,
         tags=diff,
     )
     notes = [f"{k}: {current.get(k) or '(none)'} -> {v}" for k, v in diff.items()]
@@ -330,8 +174,8 @@ def _existing_item(
         old = current.get(spec.host_name_tag) or "its current name"
         notes.append(f"attached to {holder}, which keeps {old} until it is replaced")
     elif not diff:
-        notes.append(f"attached to {holder}" if holder else eni.get("Status", ""))
-    groups = sorted(g["GroupId"] for g in eni.get("Groups", []))
+        notes.append(f"attached to {holder}" if holder else eni.status)
+    groups = list(eni.security_groups)
     if spec.security_groups and groups != sorted(spec.security_groups):
         if item.action == "unchanged":
             item.action = "drift"
@@ -340,18 +184,16 @@ def _existing_item(
         notes.append(
             f"security groups {' '.join(groups) or '(none)'} differ from the spec's "
             f"{wanted_groups} (fix: aws ec2 modify-network-interface-attribute "
-            f"--network-interface-id {eni['NetworkInterfaceId']} --groups {wanted_groups})"
+            f"--network-interface-id {eni.eni_id} --groups {wanted_groups})"
         )
     item.detail = "; ".join(n for n in notes if n)
     return item
 
 
-def _extra_item(
-    spec: PoolSpec, eni: dict[str, Any], spec_names: dict[str, str], *, prune: bool
-) -> PlanItem:
-    host_name = tags_of(eni).get(spec.host_name_tag)
-    holder = _holder(eni)
-    available = eni.get("Status") == "available" and not holder
+def _extra_item(spec: PoolSpec, eni: Eni, spec_names: dict[str, str], *, prune: bool) -> PlanItem:
+    host_name = eni.host_name
+    holder = eni.instance_id
+    available = eni.free
     if prune and available:
         action, detail = "remove", "not in the spec: --prune deletes it"
     elif prune:
@@ -368,216 +210,10 @@ def _extra_item(
         )
     return PlanItem(
         action=action,
-        ip=eni["PrivateIpAddress"],
+        ip=eni.ip,
         host_name=host_name,
-        subnet_id=eni["SubnetId"],
-        az=eni.get("AvailabilityZone"),
-        eni_id=eni["NetworkInterfaceId"],
+        subnet_id=eni.subnet_id,
+        az=eni.az,
+        eni_id=eni.eni_id,
         detail=detail,
     )
-
-
-# ------------------------------------------------------------------------------- apply
-
-
-@dataclass
-class ApplyResult:
-    created: int = 0
-    retagged: int = 0
-    removed: int = 0
-    skipped: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def apply_plan(ec2: Any, plan: Plan, progress: Progress) -> ApplyResult:
-    """Carry out the plan's changes in order: create, retag, remove. Stops at the first AWS
-    error; what was done stays done, and running apply again resumes (it is idempotent)."""
-    result = ApplyResult()
-    todo = sorted(plan.changes, key=lambda i: CHANGES.index(i.action))
-    for n, item in enumerate(todo, 1):
-        step = f"[{n}/{len(todo)}] {item.action} {item.ip} {item.host_name or ''}".rstrip()
-        try:
-            if item.action == "create":
-                item.eni_id = _create(ec2, plan.spec, item)
-                result.created += 1
-                progress(f"{step}: created {item.eni_id} in {item.subnet_id}")
-            elif item.action == "retag":
-                _retag(ec2, item)
-                result.retagged += 1
-                progress(f"{step}: tagged {item.eni_id}")
-            elif item.action == "remove":
-                skipped = _remove(ec2, item)
-                if skipped:
-                    result.skipped.append(f"{item.eni_id} ({item.ip}): {skipped}")
-                    progress(f"{step}: skipped {item.eni_id}: {skipped}")
-                else:
-                    result.removed += 1
-                    progress(f"{step}: deleted {item.eni_id}")
-        except AwsError as exc:
-            done = n - 1
-            raise AwsError(
-                f"{exc.message}. {done} of {len(todo)} changes were made; fix the cause and "
-                "run the same command again (apply is idempotent)"
-            ) from exc
-    return result
-
-
-def _create(ec2: Any, spec: PoolSpec, item: PlanItem) -> str:
-    params: dict[str, Any] = {
-        "SubnetId": item.subnet_id,
-        "PrivateIpAddress": item.ip,
-        "Description": f"fixed-ip pool {spec.pool}: {item.host_name}",
-        "TagSpecifications": [
-            {
-                "ResourceType": "network-interface",
-                "Tags": [{"Key": k, "Value": v} for k, v in item.tags.items()],
-            }
-        ],
-    }
-    if spec.security_groups:
-        params["Groups"] = list(spec.security_groups)
-    with aws_errors(f"creating the ENI for {item.ip} ({item.host_name}) in {item.subnet_id}"):
-        eni = ec2.create_network_interface(**params)
-    return str(eni["NetworkInterface"]["NetworkInterfaceId"])
-
-
-def _retag(ec2: Any, item: PlanItem) -> None:
-    with aws_errors(f"tagging {item.eni_id} ({item.ip})"):
-        ec2.create_tags(
-            Resources=[item.eni_id], Tags=[{"Key": k, "Value": v} for k, v in item.tags.items()]
-        )
-
-
-def _remove(ec2: Any, item: PlanItem) -> str | None:
-    """Delete an ENI that is still available; return why it was skipped otherwise."""
-    with aws_errors(f"deleting {item.eni_id} ({item.ip})"):
-        try:
-            # Re-read just before deleting: the controller may have claimed it since the plan.
-            current = ec2.describe_network_interfaces(NetworkInterfaceIds=[item.eni_id])
-            eni = current["NetworkInterfaces"][0]
-            if eni.get("Status") != "available" or _holder(eni):
-                return f"now {eni.get('Status')}, attached to {_holder(eni)}: kept"
-            ec2.delete_network_interface(NetworkInterfaceId=item.eni_id)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code == "InvalidNetworkInterfaceID.NotFound":
-                return "already deleted"
-            if code == "InvalidNetworkInterface.InUse":
-                return "attached meanwhile: kept"
-            raise
-    return None
-
-
-# ------------------------------------------------------------------------------ status
-
-
-def _valid_host_name(value: str | None) -> bool:
-    try:
-        validate_hostname(value)
-    except InvalidHostName:
-        return False
-    return True
-
-
-def pool_status(
-    session: Any, pool: str | None = None, host_name_tag: str = "HostName"
-) -> dict[str, Any]:
-    """Every pool ENI (of `pool`, or of every pool) with its holder, grouped by pool and AZ,
-    with totals. Read-only."""
-    ec2 = client(session, "ec2")
-    autoscaling = client(session, "autoscaling")
-    flt = (
-        {"Name": f"tag:{POOL_TAG}", "Values": [pool]}
-        if pool is not None
-        else {"Name": "tag-key", "Values": [POOL_TAG]}
-    )
-    with aws_errors("listing pool ENIs"):
-        enis = paginate(ec2, "describe_network_interfaces", "NetworkInterfaces", Filters=[flt])
-    holders = sorted({h for e in enis if (h := _holder(e))})
-    instances, lifecycle = _describe_holders(ec2, autoscaling, holders)
-
-    pools: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for eni in enis:
-        tags = tags_of(eni)
-        holder = _holder(eni)
-        host_name = tags.get(host_name_tag)
-        instance = instances.get(holder or "", {})
-        asg = lifecycle.get(holder or "", {})
-        if holder and asg:
-            state = asg.get("LifecycleState")
-        elif holder:
-            state = instance.get("State", {}).get("Name", "unknown")
-            state = f"{state} (no group)" if instance else "not found"
-        else:
-            state = None
-        pools[tags.get(POOL_TAG, "")][eni.get("AvailabilityZone", "?")].append(
-            {
-                "eni_id": eni["NetworkInterfaceId"],
-                "ip": eni["PrivateIpAddress"],
-                "host_name": host_name,
-                "host_name_valid": _valid_host_name(host_name),
-                "state": eni.get("Status"),
-                "instance_id": holder,
-                "lifecycle_state": state,
-                "group": asg.get("AutoScalingGroupName")
-                or _tag(instance, "aws:autoscaling:groupName"),
-                "attached_since": eni.get("Attachment", {}).get("AttachTime") if holder else None,
-                "device_index": eni.get("Attachment", {}).get("DeviceIndex") if holder else None,
-                "subnet_id": eni.get("SubnetId"),
-                "vpc_id": eni.get("VpcId"),
-            }
-        )
-    out = []
-    for name in sorted(pools):
-        azs = []
-        for az in sorted(pools[name]):
-            rows = sorted(pools[name][az], key=lambda r: ipaddress.IPv4Address(r["ip"]))
-            in_use = sum(1 for r in rows if r["instance_id"] or r["state"] != "available")
-            invalid = sum(
-                1
-                for r in rows
-                if not r["host_name_valid"] and not r["instance_id"] and r["state"] == "available"
-            )
-            azs.append(
-                {
-                    "az": az,
-                    "total": len(rows),
-                    "in_use": in_use,
-                    "free": len(rows) - in_use - invalid,
-                    "invalid_host_name": invalid,
-                    "enis": rows,
-                }
-            )
-        out.append({"pool": name, "azs": azs})
-    return {"pools": out}
-
-
-def _tag(resource: dict[str, Any], key: str) -> str | None:
-    return tags_of(resource).get(key) if resource else None
-
-
-def _describe_holders(
-    ec2: Any, autoscaling: Any, instance_ids: list[str]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    instances: dict[str, dict[str, Any]] = {}
-    lifecycle: dict[str, dict[str, Any]] = {}
-    with aws_errors("describing the instances that hold pool ENIs"):
-        for start in range(0, len(instance_ids), 50):
-            chunk = instance_ids[start : start + 50]
-            # A filter, not InstanceIds: an id that no longer exists must not fail the call.
-            reservations = paginate(
-                ec2,
-                "describe_instances",
-                "Reservations",
-                Filters=[{"Name": "instance-id", "Values": chunk}],
-            )
-            for reservation in reservations:
-                for instance in reservation["Instances"]:
-                    instances[instance["InstanceId"]] = instance
-            for item in autoscaling.describe_auto_scaling_instances(InstanceIds=chunk)[
-                "AutoScalingInstances"
-            ]:
-                lifecycle[item["InstanceId"]] = item
-    return instances, lifecycle

@@ -2,7 +2,8 @@
 
 Call :func:`apply` once per process (it is idempotent). One module per service:
 :mod:`.ec2`, :mod:`.autoscaling` (groups) and :mod:`.lifecycle` (lifecycle actions and
-hooks), :mod:`.ssm`; :mod:`.common` holds the lock, settings and patch plumbing.
+hooks), :mod:`.ssm`, :mod:`.events` (TestEventPattern); :mod:`.common` holds the lock,
+settings and patch plumbing.
 
 The patches replace methods on moto's backend and response *classes*, so they hold for
 ``moto.mock_aws`` (decorator or context manager) and for a ``ThreadedMotoServer`` started in
@@ -29,6 +30,7 @@ What is reproduced (each patched function cites the AWS behaviour in its docstri
   ``InProgress`` period); the simulated agent runs the stack's document against a
   simulated OS per instance (agent, instance_os: host name, the fixed address, the
   FIXED_IP_RESULT line the real script prints).
+- EventBridge ``TestEventPattern`` exists, answered by moto's own pattern matcher.
 
 State per account and region lives on moto's backend objects (attributes set lazily on the
 Auto Scaling and SSM backends and on EC2 instances), so moto's reset between tests wipes it.
@@ -52,7 +54,7 @@ from moto.ssm.models import Command, SimpleSystemManagerBackend
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 from fixed_ip_local.moto_patches import autoscaling as asg
-from fixed_ip_local.moto_patches import ec2, lifecycle, ssm
+from fixed_ip_local.moto_patches import ec2, events, lifecycle, ssm
 from fixed_ip_local.moto_patches.agent import (
     instance_os,
     os_address,
@@ -178,4 +180,7 @@ def apply() -> None:
             "describe_instance_information",
             ssm._describe_instance_information,
         )
+
+        # EventBridge TestEventPattern (fixed-ip doctor)
+        events.apply()
         _applied = True
