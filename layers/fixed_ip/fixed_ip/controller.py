@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from fixed_ip.adapters import error_code
-from fixed_ip.decision import CONTINUE, outcome_metrics
+from fixed_ip.decision import CONTINUE, WAITING, outcome_metrics
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
 from fixed_ip.inputs import launch_request, terminate_request
 from fixed_ip.launch import LaunchOutcome, LaunchUseCase
@@ -97,6 +97,12 @@ class LaunchController(_Controller):
             "conflicts": out.conflicts,
             "ssm_wait_seconds": out.ssm_wait_seconds,
         }
+        if out.reason == WAITING:
+            # Not completed on purpose: the instance waits in Pending:Wait for an address.
+            fields["waited_seconds"] = round(out.waited_seconds or 0.0)
+            return _final(
+                observer, started, self.clock, False, "warning", fields, "lifecycle_waiting"
+            )
         if out.reason == "invalid_metadata":
             level = "error"  # the operator must fix the hook
         elif out.result == CONTINUE and out.reason == "ok":
@@ -157,10 +163,11 @@ def _final(
     completed: bool,
     level: str,
     fields: dict[str, Any],
+    what: str | None = None,
 ) -> dict[str, Any]:
     """The invocation's final decision line (built once, for every function that
     completes an action) and the handler's return value."""
-    what = "lifecycle_completed" if completed else "lifecycle_not_active"
+    what = what or ("lifecycle_completed" if completed else "lifecycle_not_active")
     fields = {**fields, "duration_ms": int((clock.monotonic() - started) * 1000)}
     observer.decision(what, level=level, **fields)
     return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}

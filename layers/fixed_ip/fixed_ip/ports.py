@@ -61,6 +61,10 @@ class Lifecycle(ABC):
         """Groups with at least one lifecycle hook whose name starts with the prefix."""
 
     @abstractmethod
+    def managed_group(self, name: str, hook_prefix: str) -> ManagedGroup | None:
+        """That one group, when it has a hook whose name starts with the prefix."""
+
+    @abstractmethod
     def heartbeat(self, *, group: str, hook: str, token: str | None, instance_id: str) -> bool:
         """Restart the hook's timeout; False when the action is no longer active."""
 

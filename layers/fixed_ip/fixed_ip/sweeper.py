@@ -5,6 +5,10 @@ For each managed group (a group with a fixed-ip hook) and its pool:
    than a grace period go through the launch use case, completed by instance id (the
    token came with the lost event). The use case is idempotent, so a late controller run
    for the same instance is harmless;
+   serves the instances waiting for an address (policy WAIT): longest-waiting first, as
+   many as its AZ has free ENIs, through the same launch path; records a heartbeat for
+   the others so that the hook never times out within the wait's bound; at the bound
+   the launch path ABANDONs them;
 2. gives back pool ENIs still attached to instances that are shutting down, terminated
    or gone, after a grace period; never from a running (or stopped) instance;
 3. reports InService instances without a pool ENI (launched before the hook existed, or
@@ -15,18 +19,20 @@ For each managed group (a group with a fixed-ip hook) and its pool:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fixed_ip import capacity
 from fixed_ip.capacity import Capacity, az_need
+from fixed_ip.decision import WAITING
 from fixed_ip.errors import InvalidEvent, Transient
 from fixed_ip.launch import Deps, LaunchUseCase, outcome_metrics
 from fixed_ip.leaks import release_leaked
-from fixed_ip.models import HookMetadata, LaunchRequest, ManagedGroup, PoolEni
+from fixed_ip.models import Instance, ManagedGroup, PoolEni
 from fixed_ip.ports import DimensionedObserver, Observer
 from fixed_ip.settings import Settings
+from fixed_ip.waiting import WAIT, LaunchHookOf, launch_hook_of
 
 
 @dataclass
@@ -38,6 +44,7 @@ class SweepReport:
     capacity: list[Capacity] = field(default_factory=list)
     stopped_early: str | None = None
     lost_pools: set[str] = field(default_factory=set)  # pools lost launches claimed from
+    waiting: list[str] = field(default_factory=list)  # instances still waiting for an address
 
 
 @dataclass
@@ -50,6 +57,7 @@ class _Pass:
     report: SweepReport = field(default_factory=SweepReport)
     pools: dict[str, list[PoolEni]] = field(default_factory=dict)
     need: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    waiting: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, AZ)
 
 
 class SweeperUseCase:
@@ -77,8 +85,9 @@ class SweeperUseCase:
         report, observer = sweep.report, sweep.observer
         report.groups += 1
         try:
-            metadata = HookMetadata.from_notification(hooks[0].metadata)
-            pool = metadata.pool_for(group.name)
+            hook = launch_hook_of(group, self.settings)
+            assert hook is not None  # the group has launch hooks
+            pool = hook.pool
         except InvalidEvent as exc:
             observer.decision(
                 "group_skipped",
@@ -97,9 +106,7 @@ class SweeperUseCase:
             sweep.need[(pool, az)] += az_need(group, self.settings.max_healthy_percent)
         self._report_without_eni(sweep, group, pool)
         if report.stopped_early is None:
-            self._finish_lost_launches(
-                group, hooks[0].name, pool, metadata, sweep.now, sweep.deadline, observer, report
-            )
+            self._finish_lost_launches(sweep, group, hook)
 
     @staticmethod
     def _report_without_eni(sweep: _Pass, group: ManagedGroup, pool: str) -> None:
@@ -132,6 +139,8 @@ class SweeperUseCase:
             observer.metric("PoolFree", cap.free, dimensions=dims)
             observer.metric("PoolInUse", cap.in_use, dimensions=dims)
             observer.metric("PoolShortfall", cap.shortfall, dimensions=dims)
+            # A gauge: instances in Pending:Wait for an address of this pool and AZ now.
+            observer.metric("WaitingForAddress", sweep.waiting[(pool, az)], dimensions=dims)
             observer.decision(
                 "pool_capacity",
                 level="warning" if cap.shortfall else "info",
@@ -141,80 +150,133 @@ class SweeperUseCase:
                 in_use=cap.in_use,
                 need=cap.need,
                 shortfall=cap.shortfall,
+                waiting=sweep.waiting[(pool, az)],
             )
 
-    def _finish_lost_launches(
-        self,
-        group: ManagedGroup,
-        hook: str,
-        pool: str,
-        metadata: HookMetadata,
-        now: datetime,
-        deadline: float,
-        observer: Observer,
-        report: SweepReport,
-    ) -> None:
-        waiting = [i.instance_id for i in group.instances if i.lifecycle_state == "Pending:Wait"]
-        if not waiting:
+    def _finish_lost_launches(self, sweep: _Pass, group: ManagedGroup, hook: LaunchHookOf) -> None:
+        """Pending:Wait instances, longest-waiting first: those older than the grace
+        (lost launches, and instances waiting for an address) go through the launch path,
+        which serves a waiting one if its AZ has a free address now, else records a
+        heartbeat; a recent waiting one gets a heartbeat, or the launch path's ABANDON
+        when its wait reached the bound."""
+        ids = [i.instance_id for i in group.instances if i.lifecycle_state == "Pending:Wait"]
+        if not ids:
             return
+        now, observer = sweep.now, sweep.observer
+        enis = sweep.pools[hook.pool]
+        holders = {e.instance_id for e in enis if e.instance_id}
+        free = Counter(e.az for e in enis if e.free and e.admits(group.name))
+        # (Counted once per pass: the launch path itself re-reads the pool.)
         grace = timedelta(seconds=self.settings.lost_launch_grace_seconds)
-        for inst in self.deps.compute.describe_instances(waiting):
-            if inst.launch_time is None or now - inst.launch_time < grace:
+        bound = timedelta(seconds=self.settings.wait_for_address_seconds)
+        instances = sorted(
+            self.deps.compute.describe_instances(ids),
+            key=lambda i: (i.launch_time is None, i.launch_time or now, i.instance_id),
+        )
+        for inst in instances:
+            if inst.launch_time is None:
                 continue
-            observer.decision(
-                "lost_launch_found",
-                instance_id=inst.instance_id,
-                group=group.name,
-                hook=hook,
-                pool=pool,
-                az=inst.az,
-            )
-            req = LaunchRequest(
-                instance_id=inst.instance_id,
-                group=group.name,
-                hook=hook,
-                token=None,
-                pool=pool,
-                device_index=metadata.device_index or self.settings.device_index,
-            )
-            # The launch's metrics as the launch function would emit them (by Pool).
-            scoped = DimensionedObserver(observer, {"Pool": pool})
-            try:
-                out = self.launch.run(req, deadline=deadline, observer=scoped)
-            except Transient as exc:
-                # Out of time or contention: the next pass carries on from here.
-                report.stopped_early = exc.reason
+            age = now - inst.launch_time
+            waits = hook.policy == WAIT and inst.instance_id not in holders
+            if age < grace:
+                # Recent: its own launch is most likely still at work, unless its AZ has
+                # no free address (it waits: keep its hook alive) or its wait is over.
+                if not waits or (free[inst.az] > 0 and age < bound):
+                    continue
+                if age < bound:
+                    self._keep_waiting(sweep, group, hook, inst, age.total_seconds())
+                    continue
+            else:
                 observer.decision(
-                    "sweep_stopped_early",
-                    level="warning",
-                    reason=exc.reason,
-                    detail=str(exc),
+                    "lost_launch_found",
                     instance_id=inst.instance_id,
+                    group=group.name,
+                    hook=hook.hook,
+                    pool=hook.pool,
+                    az=inst.az,
                 )
+            if not self._launch(sweep, group, hook, inst):
                 return
-            except InvalidEvent as exc:
-                observer.decision(
-                    "lost_launch_refused",
-                    level="error",
-                    reason=exc.reason,
-                    detail=str(exc),
-                    instance_id=inst.instance_id,
-                )
-                continue
-            report.lost_launches.append((inst.instance_id, out.result))
-            report.lost_pools.add(pool)
-            outcome_metrics(scoped, out)
-            observer.metric("LostLaunchesFinished", dimensions={"Pool": pool})
+
+    def _keep_waiting(
+        self,
+        sweep: _Pass,
+        group: ManagedGroup,
+        hook: LaunchHookOf,
+        inst: Instance,
+        waited: float,
+    ) -> None:
+        """A waiting instance with no address free in its AZ: a heartbeat, so that the
+        hook's timeout never ends the wait before its bound."""
+        alive = self.deps.lifecycle.heartbeat(
+            group=group.name, hook=hook.hook, token=None, instance_id=inst.instance_id
+        )
+        if alive:
+            sweep.waiting[(hook.pool, inst.az)] += 1
+            sweep.report.waiting.append(inst.instance_id)
+        sweep.observer.decision(
+            WAITING if alive else "waiting_action_gone",
+            level="warning",
+            instance_id=inst.instance_id,
+            group=group.name,
+            pool=hook.pool,
+            az=inst.az,
+            waited_seconds=round(waited),
+            wait_bound_seconds=self.settings.wait_for_address_seconds,
+            heartbeat=alive,
+        )
+
+    def _launch(
+        self, sweep: _Pass, group: ManagedGroup, hook: LaunchHookOf, inst: Instance
+    ) -> bool:
+        """The launch path for one instance; False when the pass must stop here."""
+        observer, report = sweep.observer, sweep.report
+        req = hook.request(self.settings, inst.instance_id)
+        # The launch's metrics as the launch function would emit them (by Pool).
+        scoped = DimensionedObserver(observer, {"Pool": hook.pool})
+        try:
+            out = self.launch.run(req, deadline=sweep.deadline, observer=scoped)
+        except Transient as exc:
+            # Out of time or contention: the next pass carries on from here.
+            report.stopped_early = exc.reason
             observer.decision(
-                "lost_launch_finished",
+                "sweep_stopped_early",
+                level="warning",
+                reason=exc.reason,
+                detail=str(exc),
                 instance_id=inst.instance_id,
-                group=group.name,
-                pool=pool,
-                az=out.az,
-                eni_id=out.eni_id,
-                ip=out.ip,
-                host_name=out.host_name,
-                result=out.result,
-                reason=out.reason,
-                completed=out.completed,
             )
+            return False
+        except InvalidEvent as exc:
+            observer.decision(
+                "lost_launch_refused",
+                level="error",
+                reason=exc.reason,
+                detail=str(exc),
+                instance_id=inst.instance_id,
+            )
+            return True
+        outcome_metrics(scoped, out)
+        if out.reason == WAITING:
+            # Still no address in its AZ: it keeps waiting (the launch path recorded a
+            # heartbeat and its own log line).
+            sweep.waiting[(hook.pool, out.az or inst.az)] += 1
+            report.waiting.append(inst.instance_id)
+            return True
+        report.lost_launches.append((inst.instance_id, out.result))
+        report.lost_pools.add(hook.pool)
+        observer.metric("LostLaunchesFinished", dimensions={"Pool": hook.pool})
+        observer.decision(
+            "lost_launch_finished",
+            instance_id=inst.instance_id,
+            group=group.name,
+            pool=hook.pool,
+            az=out.az,
+            eni_id=out.eni_id,
+            ip=out.ip,
+            host_name=out.host_name,
+            result=out.result,
+            reason=out.reason,
+            completed=out.completed,
+        )
+        return True

@@ -31,40 +31,49 @@ class AutoScalingLifecycle(Lifecycle):
         paginator = self.client.get_paginator("describe_auto_scaling_groups")
         for page in paginator.paginate():
             for raw in page.get("AutoScalingGroups", []):
-                name = raw["AutoScalingGroupName"]
-                hooks = [
-                    Hook(
-                        name=h["LifecycleHookName"],
-                        transition=h["LifecycleTransition"],
-                        metadata=h.get("NotificationMetadata"),
-                    )
-                    for h in self.client.describe_lifecycle_hooks(AutoScalingGroupName=name).get(
-                        "LifecycleHooks", []
-                    )
-                    if h["LifecycleHookName"].startswith(hook_prefix)
-                ]
-                if not hooks:
-                    continue
-                policy = raw.get("InstanceMaintenancePolicy") or {}
-                mhp = policy.get("MaxHealthyPercentage")
-                groups.append(
-                    ManagedGroup(
-                        name=name,
-                        max_size=int(raw.get("MaxSize", 0)),
-                        azs=tuple(raw.get("AvailabilityZones", [])),
-                        instances=tuple(
-                            GroupInstance(
-                                instance_id=i["InstanceId"],
-                                az=i.get("AvailabilityZone", ""),
-                                lifecycle_state=i.get("LifecycleState", ""),
-                            )
-                            for i in raw.get("Instances", [])
-                        ),
-                        hooks=tuple(hooks),
-                        max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
-                    )
-                )
+                group = self._managed(raw, hook_prefix)
+                if group is not None:
+                    groups.append(group)
         return groups
+
+    def managed_group(self, name: str, hook_prefix: str) -> ManagedGroup | None:
+        resp = self.client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        for raw in resp.get("AutoScalingGroups", []):
+            return self._managed(raw, hook_prefix)
+        return None
+
+    def _managed(self, raw: dict[str, Any], hook_prefix: str) -> ManagedGroup | None:
+        name = raw["AutoScalingGroupName"]
+        hooks = [
+            Hook(
+                name=h["LifecycleHookName"],
+                transition=h["LifecycleTransition"],
+                metadata=h.get("NotificationMetadata"),
+            )
+            for h in self.client.describe_lifecycle_hooks(AutoScalingGroupName=name).get(
+                "LifecycleHooks", []
+            )
+            if h["LifecycleHookName"].startswith(hook_prefix)
+        ]
+        if not hooks:
+            return None
+        policy = raw.get("InstanceMaintenancePolicy") or {}
+        mhp = policy.get("MaxHealthyPercentage")
+        return ManagedGroup(
+            name=name,
+            max_size=int(raw.get("MaxSize", 0)),
+            azs=tuple(raw.get("AvailabilityZones", [])),
+            instances=tuple(
+                GroupInstance(
+                    instance_id=i["InstanceId"],
+                    az=i.get("AvailabilityZone", ""),
+                    lifecycle_state=i.get("LifecycleState", ""),
+                )
+                for i in raw.get("Instances", [])
+            ),
+            hooks=tuple(hooks),
+            max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
+        )
 
     def _call(self, operation: str, **params: Any) -> bool:
         try:
