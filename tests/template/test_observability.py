@@ -104,6 +104,7 @@ def test_the_expected_alarms_exist():
         "ShortfallAlarm",
         "FunctionErrorsAlarm",
         "FailedEventsAlarm",
+        "WaitingForAddressAlarm",
     }
 
 
@@ -113,6 +114,7 @@ def test_the_expected_alarms_exist():
         ("PoolExhaustedAlarm", "PoolExhausted"),
         ("AbandonsAlarm", "Abandons"),
         ("ShortfallAlarm", "PoolShortfall"),
+        ("WaitingForAddressAlarm", "WaitingForAddress"),
     ],
 )
 def test_pool_alarms_query_metrics_the_code_emits(emitted, alarm, metric):
