@@ -34,12 +34,12 @@ def settings(**kw) -> Settings:
     return Settings(hostname_document="doc", **kw)
 
 
-def request(instance_id: str = WAITER, token: str | None = "tok", **kw) -> LaunchRequest:
+def request(instance_id: str = WAITER, **kw) -> LaunchRequest:
     return LaunchRequest(
         instance_id=instance_id,
         group="web-asg",
         hook="fixed-ip-launch",
-        token=token,
+        token="tok-" + instance_id,
         pool="web-asg",
         device_index=1,
         **kw,
