@@ -233,7 +233,14 @@ class SweeperUseCase:
         observer, report = sweep.observer, sweep.report
         req = hook.request(self.settings, inst.instance_id)
         # The launch's metrics as the launch function would emit them (by Pool).
-        scoped = DimensionedObserver(observer, {"Pool": hook.pool})
+        scoped = DimensionedObserver(
+            observer,
+            {"Pool": hook.pool},
+            instance_id=inst.instance_id,
+            group=group.name,
+            hook=hook.hook,
+            pool=hook.pool,
+        )
         try:
             out = self.launch.run(req, deadline=sweep.deadline, observer=scoped)
         except Transient as exc:

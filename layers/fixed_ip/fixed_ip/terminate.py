@@ -80,6 +80,7 @@ class TerminateUseCase:
             if not waiting or clock.monotonic() >= end:
                 break
             clock.sleep(min(self.settings.command_poll_seconds, max(0.0, end - clock.monotonic())))
+        released_at = clock.monotonic()
         out.pending = waiting
         if waiting:
             out.reason = "release_pending"
@@ -95,7 +96,7 @@ class TerminateUseCase:
         )
         freed = [by_id[i] for i in out.released if i in by_id]
         if self.launch is not None and freed:
-            self._serve_waiting(req, freed, deadline, observer, out)
+            self._serve_waiting(req, freed, deadline, observer, out, released_at)
         return out
 
     def _serve_waiting(
@@ -105,6 +106,7 @@ class TerminateUseCase:
         deadline: float,
         observer: Observer,
         out: TerminateOutcome,
+        released_at: float,
     ) -> None:
         """Each freed ENI goes to the longest-waiting instance of the group in its AZ, if
         the group's launch hook names the ENI's pool and waits (policy WAIT). Runs after
@@ -120,7 +122,14 @@ class TerminateUseCase:
             budget = sum(1 for e in mine if e.az == az)
             for inst in waiting(self.deps.compute, group, (), az)[:budget]:
                 launch_req = hook.request(self.settings, inst.instance_id)
-                scoped = DimensionedObserver(observer, {"Pool": hook.pool})
+                scoped = DimensionedObserver(
+                    observer,
+                    {"Pool": hook.pool},
+                    instance_id=inst.instance_id,
+                    group=req.group,
+                    hook=hook.hook,
+                    pool=hook.pool,
+                )
                 try:
                     result = self.launch.run(launch_req, deadline=deadline, observer=scoped)
                 except (Transient, InvalidEvent) as exc:
@@ -150,6 +159,10 @@ class TerminateUseCase:
                     reason=result.reason,
                     completed=result.completed,
                     waited_seconds=_waited(self.deps.clock.utcnow(), result.launched_at),
+                    # From this release to the waiting instance's completion.
+                    release_to_continue_ms=round(
+                        (self.deps.clock.monotonic() - released_at) * 1000
+                    ),
                 )
                 if result.reason == WAITING:
                     break  # the address went to someone else first: the pool is full again
