@@ -200,6 +200,20 @@ class StepReport:
     served: list[tuple[str, str, float]] = field(default_factory=list)
 
 
+@dataclass
+class RefreshReport:
+    step: StepReport
+    replaced: int  # old instances gone
+    total: int
+    ips_before: list[str]
+    ips_after: list[str]
+    stalled: str | None = None
+
+    @property
+    def addresses_kept(self) -> bool:
+        return self.ips_before == self.ips_after
+
+
 class Simulation:
     def __init__(
         self,
@@ -362,6 +376,107 @@ class Simulation:
             self.autoscaling.set_desired_capacity(
                 AutoScalingGroupName=self.world.group, DesiredCapacity=desired
             )
+
+    def terminate(self, instance_id: str, *, decrement: bool = True, title: str = "") -> StepReport:
+        """TerminateInstanceInAutoScalingGroup on one instance (a scale-in that names it)."""
+        started = time.monotonic()
+        mark = self._mark()
+        self.autoscaling.terminate_instance_in_auto_scaling_group(
+            InstanceId=instance_id, ShouldDecrementDesiredCapacity=decrement
+        )
+        desired = self._desired()
+        gave_up = self.settle(desired)
+        return self._report(title or f"terminate {instance_id}", mark, gave_up, started)
+
+    def _desired(self) -> int:
+        groups = self.autoscaling.describe_auto_scaling_groups(
+            AutoScalingGroupNames=[self.world.group]
+        )["AutoScalingGroups"]
+        return int(groups[0]["DesiredCapacity"])
+
+    def refresh(
+        self, *, min_healthy: int = 90, max_healthy: int = 100, title: str = ""
+    ) -> RefreshReport:
+        """An instance refresh of the whole group, as Auto Scaling runs one:
+
+        - MaxHealthyPercentage 100 (terminate-first): up to (100 - MinHealthyPercentage)%
+          of the group (at least one) is terminated at a time; the group launches their
+          replacements at once, while the old ones are still in Terminating:Wait (the
+          assumption least favourable to a pool sized exactly: each replacement asks for
+          an address before its predecessor released it); the next batch starts when
+          the replacements are InService;
+        - MaxHealthyPercentage above 100 (launch-first): (MaxHealthyPercentage - 100)% of
+          the group (at least one) is launched above the desired capacity first; the old
+          ones are terminated once the new ones are InService. When a new one cannot be
+          InService (it waits for an address), the refresh cannot go on: reported as
+          stalled (on AWS it would wait until the instance's wait ends)."""
+        started = time.monotonic()
+        mark = self._mark()
+        old = [r.instance_id for r in self.rows() if r.state == "InService"]
+        ips_before = sorted(r.ip for r in self.rows() if r.state == "InService")
+        n = len(old)
+        stalled: str | None = None
+        todo = list(old)
+        if max_healthy <= 100:
+            batch = max(1, n * (100 - min_healthy) // 100)
+            while todo:
+                chunk, todo = todo[:batch], todo[batch:]
+                for iid in chunk:
+                    self.autoscaling.terminate_instance_in_auto_scaling_group(
+                        InstanceId=iid, ShouldDecrementDesiredCapacity=False
+                    )
+                self.settle(n)
+                new_rows = [r for r in self.rows() if r.instance_id not in old]
+                if any(r.state != "InService" for r in new_rows):
+                    stalled = "replacements not InService"
+                    break
+        else:
+            batch = max(1, n * (max_healthy - 100) // 100)
+            groups = self.autoscaling.describe_auto_scaling_groups(
+                AutoScalingGroupNames=[self.world.group]
+            )["AutoScalingGroups"]
+            max_size = int(groups[0]["MaxSize"])
+            while todo:
+                chunk, todo = todo[:batch], todo[batch:]
+                # AWS may exceed the maximum size by the MaxHealthyPercentage headroom.
+                self.autoscaling.update_auto_scaling_group(
+                    AutoScalingGroupName=self.world.group,
+                    MaxSize=max(max_size, n + len(chunk)),
+                    DesiredCapacity=n + len(chunk),
+                )
+                self.settle(n + len(chunk))
+                new_rows = [r for r in self.rows() if r.instance_id not in old]
+                if any(r.state != "InService" for r in new_rows):
+                    stalled = (
+                        f"{', '.join(r.instance_id for r in new_rows if r.state != 'InService')}"
+                        " not InService: the old instances keep their addresses"
+                    )
+                    break
+                for iid in chunk:
+                    self.autoscaling.terminate_instance_in_auto_scaling_group(
+                        InstanceId=iid, ShouldDecrementDesiredCapacity=True
+                    )
+                self.settle(n)
+            if stalled is None:
+                # Done: back to the group's own maximum (a stalled refresh is still going).
+                self.autoscaling.update_auto_scaling_group(
+                    AutoScalingGroupName=self.world.group, MaxSize=max_size
+                )
+        report = self._report(
+            title or f"instance refresh (min {min_healthy}%, max {max_healthy}%)",
+            mark,
+            0,
+            started,
+        )
+        remaining = [r for r in report.rows if r.instance_id in old]
+        return RefreshReport(
+            step=report,
+            replaced=n - len(remaining),
+            total=n,
+            ips_before=ips_before,
+            ips_after=sorted(r.ip for r in report.rows if r.state == "InService"),
+            stalled=stalled,
+        )
 
     def strand_eni(self, az: str) -> tuple[str, str]:
         """What a missed release can leave behind: a pool ENI attached to an instance

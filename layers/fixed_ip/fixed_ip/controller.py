@@ -188,6 +188,8 @@ class SweeperController(_Controller):
             "lost_launches_finished": len(report.lost_launches),
             "leaked_enis_released": len(report.released),
             "instances_without_eni": len(report.without_eni),
+            "waiting_for_address": len(report.waiting),
+            "held_outside_group": len(report.outside),
             "shortfall": sum(c.shortfall for c in report.capacity),
             "stopped_early": report.stopped_early,
             "duration_ms": int((self.clock.monotonic() - started) * 1000),

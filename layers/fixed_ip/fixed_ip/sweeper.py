@@ -14,7 +14,10 @@ For each managed group (a group with a fixed-ip hook) and its pool:
 3. reports InService instances without a pool ENI (launched before the hook existed, or
    a CONTINUE chosen by policy);
 4. computes free and in-use ENIs per pool and AZ against what the groups may need there:
-   their maximum size, raised by the replacements' headroom, shared over their AZs.
+   their maximum size, raised by the replacements' headroom, shared over their AZs;
+5. reports pool ENIs held by live instances outside every managed group (detached from
+   their group): they keep the address, but the pool lost it until someone acts.
+   Standby and stopped instances of a group are its members and keep theirs silently.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from fixed_ip.capacity import Capacity, az_need
 from fixed_ip.decision import WAITING
 from fixed_ip.errors import InvalidEvent, Transient
 from fixed_ip.launch import Deps, LaunchUseCase, outcome_metrics
-from fixed_ip.leaks import release_leaked
+from fixed_ip.leaks import GONE_STATES, release_leaked
 from fixed_ip.models import Instance, ManagedGroup, PoolEni
 from fixed_ip.ports import DimensionedObserver, Observer
 from fixed_ip.settings import Settings
@@ -45,6 +48,7 @@ class SweepReport:
     stopped_early: str | None = None
     lost_pools: set[str] = field(default_factory=set)  # pools lost launches claimed from
     waiting: list[str] = field(default_factory=list)  # instances still waiting for an address
+    outside: list[str] = field(default_factory=list)  # ENIs held outside every managed group
 
 
 @dataclass
@@ -58,6 +62,7 @@ class _Pass:
     pools: dict[str, list[PoolEni]] = field(default_factory=dict)
     need: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     waiting: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, AZ)
+    members: set[str] = field(default_factory=set)  # instances of the managed groups
 
 
 class SweeperUseCase:
@@ -73,8 +78,49 @@ class SweeperUseCase:
         for pool, enis in sweep.pools.items():
             released = release_leaked(self.deps.compute, self.settings, pool, enis, now, observer)
             sweep.report.released += released
+        self._report_outside(sweep)
         self._publish_capacity(sweep)
         return sweep.report
+
+    def _report_outside(self, sweep: _Pass) -> None:
+        """Pool ENIs on live instances that no managed group lists (detached from their
+        group, or never in one): left attached, since the instance still runs with its
+        address, and reported, since the pool lost it. Instances launched within the
+        lost-launch grace are left out (they may have joined after the groups were read)."""
+        freed = set(sweep.report.released)
+        candidates = [
+            (pool, e)
+            for pool, enis in sorted(sweep.pools.items())
+            for e in enis
+            if e.instance_id and e.instance_id not in sweep.members and e.eni_id not in freed
+        ]
+        if not candidates:
+            return
+        ids = sorted({e.instance_id or "" for _, e in candidates})
+        known = {i.instance_id: i for i in self.deps.compute.describe_instances(ids)}
+        grace = timedelta(seconds=self.settings.lost_launch_grace_seconds)
+        for pool, eni in candidates:
+            inst = known.get(eni.instance_id or "")
+            if inst is None or inst.state in GONE_STATES:
+                continue  # gone: the leak step gives it back
+            if inst.launch_time is not None and sweep.now - inst.launch_time < grace:
+                continue
+            sweep.report.outside.append(eni.eni_id)
+            sweep.observer.metric("EnisHeldOutsideGroup", dimensions={"Pool": pool})
+            sweep.observer.decision(
+                "eni_held_outside_group",
+                level="warning",
+                instance_id=inst.instance_id,
+                group=inst.group,
+                pool=pool,
+                az=eni.az,
+                eni_id=eni.eni_id,
+                ip=eni.ip,
+                host_name=eni.host_name,
+                instance_state=inst.state,
+                detail="the instance is in no managed group (detached?): it keeps the "
+                "address; terminate it or attach it back to give the address to the pool",
+            )
 
     def _sweep_group(self, sweep: _Pass, group: ManagedGroup) -> None:
         """One group: its pool, its need per AZ, its instances without an ENI, and its
@@ -84,6 +130,7 @@ class SweeperUseCase:
             return
         report, observer = sweep.report, sweep.observer
         report.groups += 1
+        sweep.members.update(gi.instance_id for gi in group.instances)
         try:
             hook = launch_hook_of(group, self.settings)
             assert hook is not None  # the group has launch hooks
