@@ -35,7 +35,13 @@ from fixed_ip.leaks import GONE_STATES, release_leaked
 from fixed_ip.models import Instance, ManagedGroup, PoolEni
 from fixed_ip.ports import DimensionedObserver, Observer
 from fixed_ip.settings import Settings
-from fixed_ip.waiting import WAIT, LaunchHookOf, launch_hook_of
+from fixed_ip.waiting import (
+    PENDING_WAIT,
+    WAIT,
+    WARMED_PENDING_WAIT,
+    LaunchHookOf,
+    launch_hook_of,
+)
 
 
 @dataclass
@@ -206,7 +212,9 @@ class SweeperUseCase:
         which serves a waiting one if its AZ has a free address now, else records a
         heartbeat; a recent waiting one gets a heartbeat, or the launch path's ABANDON
         when its wait reached the bound."""
-        ids = [i.instance_id for i in group.instances if i.lifecycle_state == "Pending:Wait"]
+        # Warm pool entries lose events too: finished like Pending:Wait, without an address.
+        states = {i.instance_id: i.lifecycle_state for i in group.instances}
+        ids = [i for i, st in states.items() if st in {PENDING_WAIT, WARMED_PENDING_WAIT}]
         if not ids:
             return
         now, observer = sweep.now, sweep.observer
@@ -224,7 +232,8 @@ class SweeperUseCase:
             if inst.launch_time is None:
                 continue
             age = now - inst.launch_time
-            waits = hook.policy == WAIT and inst.instance_id not in holders
+            warm = states.get(inst.instance_id) == WARMED_PENDING_WAIT
+            waits = hook.policy == WAIT and not warm and inst.instance_id not in holders
             if age < grace:
                 # Recent: its own launch is most likely still at work, unless its AZ has
                 # no free address (it waits: keep its hook alive) or its wait is over.
@@ -242,7 +251,7 @@ class SweeperUseCase:
                     pool=hook.pool,
                     az=inst.az,
                 )
-            if not self._launch(sweep, group, hook, inst):
+            if not self._launch(sweep, group, hook, inst, warm=warm):
                 return
 
     def _keep_waiting(
@@ -274,11 +283,17 @@ class SweeperUseCase:
         )
 
     def _launch(
-        self, sweep: _Pass, group: ManagedGroup, hook: LaunchHookOf, inst: Instance
+        self,
+        sweep: _Pass,
+        group: ManagedGroup,
+        hook: LaunchHookOf,
+        inst: Instance,
+        *,
+        warm: bool = False,
     ) -> bool:
         """The launch path for one instance; False when the pass must stop here."""
         observer, report = sweep.observer, sweep.report
-        req = hook.request(self.settings, inst.instance_id)
+        req = hook.request(self.settings, inst.instance_id, to_warm_pool=warm)
         # The launch's metrics as the launch function would emit them (by Pool).
         scoped = DimensionedObserver(
             observer,

@@ -19,6 +19,8 @@ from fixed_ip.ports import Compute
 from fixed_ip.settings import Settings
 
 PENDING_WAIT = "Pending:Wait"
+# An instance launched into the warm pool waits here before it is stopped.
+WARMED_PENDING_WAIT = "Warmed:Pending:Wait"
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -32,9 +34,12 @@ class LaunchHookOf:
     metadata: HookMetadata
     policy: str  # WAIT | ABANDON
 
-    def request(self, settings: Settings, instance_id: str) -> LaunchRequest:
+    def request(
+        self, settings: Settings, instance_id: str, *, to_warm_pool: bool = False
+    ) -> LaunchRequest:
         """The launch path's input for one instance of the group, by instance id (the
-        event's token is not known here)."""
+        event's token is not known here); `to_warm_pool` for an instance launched into
+        the warm pool (Warmed:Pending:Wait), which gets no address yet."""
         return LaunchRequest(
             instance_id=instance_id,
             group=self.group,
@@ -43,6 +48,7 @@ class LaunchHookOf:
             pool=self.pool,
             device_index=self.metadata.device_index or settings.device_index,
             on_exhausted=self.metadata.on_exhausted,
+            to_warm_pool=to_warm_pool,
         )
 
 

@@ -59,21 +59,42 @@ class AutoScalingLifecycle(Lifecycle):
             return None
         policy = raw.get("InstanceMaintenancePolicy") or {}
         mhp = policy.get("MaxHealthyPercentage")
+        members = [
+            GroupInstance(
+                instance_id=i["InstanceId"],
+                az=i.get("AvailabilityZone", ""),
+                lifecycle_state=i.get("LifecycleState", ""),
+            )
+            for i in raw.get("Instances", [])
+        ]
+        if raw.get("WarmPoolConfiguration"):
+            # Warm pool instances are listed by DescribeWarmPool only (Warmed:* states).
+            members += self._warm_pool(name)
         return ManagedGroup(
             name=name,
             max_size=int(raw.get("MaxSize", 0)),
             azs=tuple(raw.get("AvailabilityZones", [])),
-            instances=tuple(
+            instances=tuple(members),
+            hooks=tuple(hooks),
+            max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
+        )
+
+    def _warm_pool(self, group: str) -> list[GroupInstance]:
+        found: list[GroupInstance] = []
+        params: dict[str, Any] = {"AutoScalingGroupName": group}
+        while True:
+            resp = self.client.describe_warm_pool(**params)
+            found += [
                 GroupInstance(
                     instance_id=i["InstanceId"],
                     az=i.get("AvailabilityZone", ""),
                     lifecycle_state=i.get("LifecycleState", ""),
                 )
-                for i in raw.get("Instances", [])
-            ),
-            hooks=tuple(hooks),
-            max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
-        )
+                for i in resp.get("Instances", [])
+            ]
+            if not resp.get("NextToken"):
+                return found
+            params["NextToken"] = resp["NextToken"]
 
     def _call(self, operation: str, **params: Any) -> bool:
         try:
