@@ -154,16 +154,19 @@ def test_demo_passes_and_shows_every_step(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, text = _run_demo()
     assert code == 0, text
-    for n in range(1, 7):
+    for n in range(1, 10):
         assert f"== step {n}:" in text
-    assert "pool_exhausted" in text and "all invariants and expectations held" in text
+    assert "waiting in Pending:Wait for an address" in text
+    assert "handed to" in text and "(no sweeper pass)" in text
+    assert "6 of 6 instances replaced" in text and "addresses kept: yes" in text
+    assert "all invariants and expectations held" in text
     assert "VIOLATION" not in text
 
 
 @pytest.mark.slow
 def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(launch_module, "decide", lambda failure, policy: "CONTINUE")
+    monkeypatch.setattr(launch_module, "decide", lambda failure, policy, **_: "CONTINUE")
     code, text = _run_demo()
     assert code == 1
     assert "InService without a pool ENI" in text
