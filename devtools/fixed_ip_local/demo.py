@@ -129,8 +129,13 @@ def release_step(sim: Simulation, n: int, out: TextIO) -> int:
     title = "scale in by one in that AZ: the release hands its address to the waiting one"
     waiting = sim.waiting_ids()
     rows = sim.rows()
-    waiter = next(r for r in rows if r.instance_id in waiting)
-    victim = next(r for r in rows if r.az == waiter.az and r.state == "InService")
+    waiter = next((r for r in rows if r.instance_id in waiting), None)
+    victim = next(
+        (r for r in rows if waiter and r.az == waiter.az and r.state == "InService"), None
+    )
+    if waiter is None or victim is None:
+        print(f"== step {n}: {title} ==\n  UNEXPECTED: no instance waits for an address\n")
+        return 1
     report = sim.terminate(victim.instance_id, decrement=True, title=title)
     print(f"== step {n}: {title} ==")
     print(
