@@ -604,7 +604,11 @@ class Simulation:
             seconds=time.monotonic() - started,
             relaunches=self._relaunches,
             simulated_seconds=self._simulated,
-            waiting=sorted(r.instance_id for r in rows if r.instance_id in waiting),
+            waiting=sorted(
+                r.instance_id
+                for r in rows
+                if r.instance_id in waiting and r.state == "Pending:Wait"
+            ),
             served=served,
         )
 
