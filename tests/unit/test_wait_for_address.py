@@ -256,3 +256,24 @@ def test_under_abandon_the_sweeper_leaves_recent_launches_alone():
     cloud = full_az((WAITER, 120))
     report, _ = sweep(cloud, on_pool_exhausted="ABANDON")
     assert cloud.heartbeats == [] and cloud.completed == [] and report.waiting == []
+
+
+def test_a_released_address_claimed_at_once_by_another_launch_ends_the_release_wait():
+    """A launch may attach the released ENI before the release path sees it available:
+    the ENI has left the terminating instance, so the release is done (it used to wait
+    out release_wait_seconds and end release_pending)."""
+    cloud = full_az()
+    cloud.add_instance(WAITER, launch_time=NOW - timedelta(seconds=5))
+    real = cloud.describe_enis
+
+    def grabbed(ids):
+        for e in cloud.enis.values():
+            if e.instance_id is None and WAITER not in {x.instance_id for x in cloud.enis.values()}:
+                e.instance_id, e.device_index = WAITER, 1
+                cloud.instances[WAITER].nics[1] = e.eni_id
+        return real(ids)
+
+    cloud.describe_enis = grabbed
+    out, _ = terminate(cloud)
+    assert (out.reason, out.pending, out.completed) == ("ok", [], True)
+    assert cloud.clock.slept == [] and len(out.released) == 1

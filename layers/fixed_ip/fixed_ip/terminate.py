@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from fixed_ip.launch import LaunchUseCase
 
 
+def _left(eni: PoolEni, instance_id: str) -> bool:
+    """The ENI no longer hangs on `instance_id`: free, or attached to another instance."""
+    return eni.free or (eni.instance_id is not None and eni.instance_id != instance_id)
+
+
 def _waited(now: datetime, launched_at: datetime | None) -> int | None:
     """Seconds since the instance launched (its wait in Pending:Wait began)."""
     return round((now - launched_at).total_seconds()) if launched_at else None
@@ -73,8 +78,9 @@ class TerminateUseCase:
         end = min(clock.monotonic() + self.settings.release_wait_seconds, deadline)
         while waiting:
             current = {e.eni_id: e for e in compute.describe_enis(waiting)}
-            # available again (or deleted meanwhile: nothing left to wait for)
-            done = [i for i in waiting if i not in current or current[i].free]
+            # available again, deleted meanwhile, or already claimed by another instance
+            # (a launch may take a released address within milliseconds): released.
+            done = [i for i in waiting if i not in current or _left(current[i], req.instance_id)]
             out.released += done
             waiting = [i for i in waiting if i not in done]
             if not waiting or clock.monotonic() >= end:
