@@ -20,15 +20,17 @@ def release_leaked(
     enis: list[PoolEni],
     now: datetime,
     observer: Observer,
+    known: dict[str, Instance] | None = None,
 ) -> list[str]:
     """Detach the pool's ENIs still attached to instances that are gone, after a grace;
-    return their ids."""
+    return their ids. `known`: the holders as already described during the pass."""
     released: list[str] = []
     attached = sorted((e for e in enis if e.instance_id), key=lambda e: e.eni_id)
     if not attached:
         return released
-    holders = sorted({e.instance_id or "" for e in attached})
-    known: dict[str, Instance] = {i.instance_id: i for i in compute.describe_instances(holders)}
+    if known is None:
+        holders = sorted({e.instance_id or "" for e in attached})
+        known = {i.instance_id: i for i in compute.describe_instances(holders)}
     grace = timedelta(seconds=settings.leak_grace_seconds)
     # Every attached ENI, not one per holder: a dead instance may hold two.
     for eni in attached:

@@ -81,14 +81,21 @@ class SweeperUseCase:
         sweep = _Pass(now=now, deadline=deadline, observer=observer)
         for group in self.deps.lifecycle.managed_groups(self.settings.hook_prefix):
             self._sweep_group(sweep, group)
+        # Every pool's holders, described once for the leak and the outside checks.
+        holders = sorted(
+            {e.instance_id for es in sweep.pools.values() for e in es if e.instance_id}
+        )
+        known = {i.instance_id: i for i in self.deps.compute.describe_instances(holders)}
         for pool, enis in sweep.pools.items():
-            released = release_leaked(self.deps.compute, self.settings, pool, enis, now, observer)
+            released = release_leaked(
+                self.deps.compute, self.settings, pool, enis, now, observer, known
+            )
             sweep.report.released += released
-        self._report_outside(sweep)
+        self._report_outside(sweep, known)
         self._publish_capacity(sweep)
         return sweep.report
 
-    def _report_outside(self, sweep: _Pass) -> None:
+    def _report_outside(self, sweep: _Pass, known: dict[str, Instance]) -> None:
         """Pool ENIs on live instances that no managed group lists (detached from their
         group, or never in one): left attached, since the instance still runs with its
         address, and reported, since the pool lost it. Instances launched within the
@@ -100,10 +107,6 @@ class SweeperUseCase:
             for e in enis
             if e.instance_id and e.instance_id not in sweep.members and e.eni_id not in freed
         ]
-        if not candidates:
-            return
-        ids = sorted({e.instance_id or "" for _, e in candidates})
-        known = {i.instance_id: i for i in self.deps.compute.describe_instances(ids)}
         grace = timedelta(seconds=self.settings.lost_launch_grace_seconds)
         for pool, eni in candidates:
             inst = known.get(eni.instance_id or "")
