@@ -17,7 +17,7 @@ would, on moto plus `moto_patches`:
   the controller, which abandons it, and the group's next scaling activity starts the
   replacement), and runs rounds until the step's simulated period is over;
   a heartbeat timeout applies the hook's DefaultResult;
-- instance refresh, in both orders (`refresh`), and warm pools (`warm_pool`).
+- instance refresh, in both orders (`refresh`); warm pools are in `warm_pools`.
 """
 
 from __future__ import annotations
