@@ -313,6 +313,10 @@ class FakeCloud(Compute, Lifecycle, RunCommand):
             )
         return out
 
+    def managed_group(self, name: str, hook_prefix: str) -> ManagedGroup | None:
+        found = [g for g in self.managed_groups(hook_prefix) if g.name == name]
+        return found[0] if found else None
+
     # -- Lifecycle --------------------------------------------------------------------
 
     def waiting_instances(self, group: str, az: str) -> list[str]:

@@ -476,7 +476,15 @@ def burst(n: int, extra: int, algorithm: str, profile: Profile) -> BurstRun:
     chosen = seed_algorithm() if algorithm == "seed" else contextlib.nullcontext()
     with local_aws() as session, chosen:
         world = build_pool(session, enis=n, azs=1, max_size=desired)
-        sim = Simulation(session, world, agent_online_after=0.0, replacement_backoff=0.0)
+        # The extra launches are abandoned and relaunched in rounds (policy ABANDON): the
+        # burst measures the claim, and the seed's "shutdown on failure" is an ABANDON.
+        sim = Simulation(
+            session,
+            world,
+            agent_online_after=0.0,
+            replacement_backoff=0.0,
+            parameters={"OnPoolExhausted": "ABANDON"},
+        )
         try:
             # Lambda's init phase before the clock starts: one container, already warm.
             sim.runner.invoke({"warm": "up"})

@@ -3,19 +3,24 @@ simulated AWS. Exit status 1 when any invariant of docs/design.md section 4 brea
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from moto import mock_aws
 
+from fixed_ip.capacity import refresh_headroom
+from fixed_ip.models import ManagedGroup, PoolEni
 from fixed_ip_local import moto_patches
+from fixed_ip_local.invariants import pool_enis
 from fixed_ip_local.simulation import Simulation, StepReport
 from fixed_ip_local.world import build_world
 
@@ -80,8 +85,15 @@ def summary(report: StepReport) -> str:
         ]
     if report.releases:
         parts.append(f"{report.releases} terminations: {report.releases} ENIs released")
+    if report.waiting:
+        parts.append(
+            f"{len(report.waiting)} waiting in Pending:Wait for an address (policy WAIT, "
+            "no relaunch)"
+        )
+    if report.relaunches:
+        parts.append(f"{report.relaunches} relaunch(es) of abandoned launches")
     if report.gave_up:
-        parts.append(f"{report.gave_up} launch(es) not replaced: pool exhausted, gave up")
+        parts.append(f"{report.gave_up} instance(s) still missing at the end of the period")
     shown = ("Claims", "ClaimConflicts", "Continues", "Abandons", "PoolExhausted", "Releases")
     metrics = " ".join(f"{k}={report.metrics[k]:g}" for k in shown if k in report.metrics)
     if "SsmWaitSeconds" in report.metrics and report.continued:
@@ -93,23 +105,115 @@ def summary(report: StepReport) -> str:
 
 def expectation_problems(report: StepReport, desired: int, capacity: int) -> list[str]:
     """What the scenario expects beyond the invariants: while the pool can hold the group,
-    every launch gets a fixed IP at the first try; beyond it, only the extra launches are
-    abandoned, and only because the pool is exhausted."""
+    every launch gets a fixed IP at the first try; beyond it, the extra launches wait in
+    Pending:Wait for an address (policy WAIT): nothing is abandoned or relaunched."""
     problems = []
-    if desired <= capacity and (report.abandoned or report.gave_up):
+    if report.abandoned or report.gave_up or report.relaunches:
         problems.append(
-            f"UNEXPECTED: {len(report.abandoned)} launch(es) abandoned although the pool "
-            f"holds {capacity} addresses for {desired} instances"
+            f"UNEXPECTED: {len(report.abandoned)} launch(es) abandoned, "
+            f"{report.relaunches} relaunched (policy WAIT)"
         )
-    wrong = [reason for _, reason in report.abandoned if reason != "pool_exhausted"]
-    if desired > capacity and wrong:
-        problems.append(f"UNEXPECTED: abandoned for {sorted(set(wrong))}, not pool_exhausted")
+    if len(report.waiting) != max(0, desired - capacity):
+        problems.append(
+            f"UNEXPECTED: {len(report.waiting)} instance(s) waiting for an address, expected "
+            f"{max(0, desired - capacity)}"
+        )
     in_service = sum(1 for r in report.rows if r.state == "InService")
     if in_service != min(desired, capacity):
         problems.append(
             f"UNEXPECTED: {in_service} instances InService, expected {min(desired, capacity)}"
         )
     return problems
+
+
+def release_step(sim: Simulation, n: int, out: TextIO) -> int:
+    """A scale-in in the waiting instance's AZ: the release hands it the address at once."""
+    title = "scale in by one in that AZ: the release hands its address to the waiting one"
+    waiting = sim.waiting_ids()
+    rows = sim.rows()
+    waiter = next((r for r in rows if r.instance_id in waiting), None)
+    victim = next(
+        (r for r in rows if waiter and r.az == waiter.az and r.state == "InService"), None
+    )
+    if waiter is None or victim is None:
+        print(f"== step {n}: {title} ==\n  UNEXPECTED: no instance waits for an address\n")
+        return 1
+    report = sim.terminate(victim.instance_id, decrement=True, title=title)
+    print(f"== step {n}: {title} ==")
+    print(
+        f"terminate {victim.instance_id} ({victim.ip} {victim.host_name}); "
+        f"{waiter.instance_id} waits in {waiter.az}"
+    )
+    print(table(report))
+    problems = [f"VIOLATION: {v}" for v in report.violations]
+    served = [(iid, ip, ms) for iid, ip, ms in report.served if iid == waiter.instance_id]
+    if served:
+        iid, _ip, ms = served[0]
+        print(
+            f"release path: {victim.ip} released and handed to {iid}, CONTINUE {ms:.0f} ms "
+            "after the release (no sweeper pass)"
+        )
+    if not served or served[0][1] != victim.ip:
+        problems.append("UNEXPECTED: the waiting instance did not get the released address")
+    if report.waiting or report.relaunches or report.abandoned:
+        problems.append("UNEXPECTED: still waiting, relaunched or abandoned after the release")
+    print("invariants OK" if not problems else "")
+    for problem in problems:
+        print(f"  {problem}")
+    print()
+    del out
+    return len(problems)
+
+
+def refresh_step(sim: Simulation, n: int, out: TextIO) -> int:
+    """An instance refresh of the whole group, terminate-first: every address kept. The
+    launch-first order is checked first, as `fixed-ip doctor` does before a refresh."""
+    title = "instance refresh of the whole group (terminate-first, MinHealthy 90%, MaxHealthy 100%)"
+    print(f"== step {n}: {title} ==")
+    ec2 = sim.session.client("ec2")
+    raw = sim.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[sim.world.group])
+    group = raw["AutoScalingGroups"][0]
+    managed = ManagedGroup(
+        group["AutoScalingGroupName"],
+        int(group["MaxSize"]),
+        tuple(group["AvailabilityZones"]),
+        (),
+        (),
+    )
+    enis = [
+        PoolEni(
+            e["NetworkInterfaceId"],
+            e["PrivateIpAddress"],
+            e["AvailabilityZone"],
+            e["SubnetId"],
+            e["VpcId"],
+            e["Status"],
+            None,
+        )
+        for e in pool_enis(ec2, sim.world.pool)
+    ]
+    for check in refresh_headroom(managed, sim.world.pool, enis, 150):
+        print(f"  doctor, launch-first at 150%: {check.advice()}")
+    result = sim.refresh(min_healthy=90, max_healthy=100, title=title)
+    report = result.step
+    print(table(report))
+    print(
+        f"refresh: {result.replaced} of {result.total} instances replaced, "
+        f"{len(report.abandoned)} abandoned, {report.relaunches} relaunched, "
+        f"{len(report.served)} replacement(s) served by a release; addresses kept: "
+        f"{'yes' if result.addresses_kept else 'NO'} ({report.seconds:.1f}s)"
+    )
+    problems = [f"VIOLATION: {v}" for v in report.violations]
+    if result.stalled or result.replaced != result.total or not result.addresses_kept:
+        problems.append(f"UNEXPECTED: refresh incomplete or addresses lost ({result.stalled})")
+    if report.abandoned or report.relaunches:
+        problems.append("UNEXPECTED: abandons or relaunches during the refresh")
+    print("invariants OK" if not problems else "")
+    for problem in problems:
+        print(f"  {problem}")
+    print()
+    del out
+    return len(problems)
 
 
 def sweeper_step(sim: Simulation, n: int, out: TextIO) -> int:
@@ -166,10 +270,70 @@ def steps(capacity: int) -> list[tuple[str, int, int]]:
         ("start with desired 2", 2, capacity),
         ("scale out to 3 (the article's own check)", 3, capacity),
         (f"burst to {capacity} at once", capacity, capacity),
-        (f"ask for {capacity + 1}: one more than the pool holds", capacity + 1, capacity + 1),
+        (
+            f"ask for {capacity + 1}: one more than the pool holds, the extra launch waits",
+            capacity + 1,
+            capacity + 1,
+        ),
+    ]
+
+
+def later_steps(capacity: int) -> list[tuple[str, int, int]]:
+    """After the release and refresh steps."""
+    return [
         ("scale in to 2", 2, capacity),
         ("scale out to 4 again: addresses come back", 4, capacity),
     ]
+
+
+def scale_step(
+    sim: Simulation, n: int, title: str, desired: int, max_size: int, capacity: int
+) -> int:
+    report = sim.scale(desired, max_size=max_size, title=title)
+    print(f"== step {n}: {title} ==")
+    print(table(report))
+    print(summary(report))
+    problems = [f"VIOLATION: {v}" for v in report.violations]
+    problems += expectation_problems(report, desired, capacity)
+    for problem in problems:
+        print(f"  {problem}")
+    print()
+    return len(problems)
+
+
+def _story(sim: Simulation, capacity: int, out: TextIO) -> int:
+    """The steps in order; the first one that breaks an invariant (or does not go as
+    expected) ends the demo: what follows would build on a broken state."""
+
+    def restore_max() -> int:
+        sim.autoscaling.update_auto_scaling_group(
+            AutoScalingGroupName=sim.world.group, MaxSize=capacity
+        )
+        return 0
+
+    plan: list[Callable[[int], int]] = [
+        *(
+            functools.partial(_scale, sim, title, desired, max_size, capacity)
+            for title, desired, max_size in steps(capacity)
+        ),
+        lambda n: release_step(sim, n, out) or restore_max(),
+        lambda n: refresh_step(sim, n, out),
+        *(
+            functools.partial(_scale, sim, title, desired, max_size, capacity)
+            for title, desired, max_size in later_steps(capacity)
+        ),
+        lambda n: sweeper_step(sim, n, out),
+    ]
+    for n, step in enumerate(plan, start=1):
+        broken = step(n)
+        if broken:
+            out.write(f"stopping after step {n}: it did not go as the controller promises\n")
+            return broken
+    return 0
+
+
+def _scale(sim: Simulation, title: str, desired: int, max_size: int, capacity: int, n: int) -> int:
+    return scale_step(sim, n, title, desired, max_size, capacity)
 
 
 def run(
@@ -214,18 +378,7 @@ def run(
             )
             sim = Simulation(session, world, emf_sink=emf)
             try:
-                for n, (title, desired, max_size) in enumerate(steps(per_az * azs), 1):
-                    report = sim.scale(desired, max_size=max_size, title=title)
-                    print(f"== step {n}: {title} ==")
-                    print(table(report))
-                    print(summary(report))
-                    problems = [f"VIOLATION: {v}" for v in report.violations]
-                    problems += expectation_problems(report, desired, per_az * azs)
-                    for problem in problems:
-                        print(f"  {problem}")
-                    print()
-                    broken += len(problems)
-                broken += sweeper_step(sim, len(steps(1)) + 1, out)
+                broken = _story(sim, per_az * azs, out)
             finally:
                 sim.close()
         finally:

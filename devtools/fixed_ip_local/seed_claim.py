@@ -6,7 +6,7 @@ and Auto Scaling replaces it; here the action is ABANDONed, with the same effect
 from __future__ import annotations
 
 from fixed_ip.claim import ClaimStrategy, ReadyInstance
-from fixed_ip.errors import AttachRejected, ClaimFailure, EniGone, EniInUse, PoolExhausted
+from fixed_ip.errors import AttachRejected, ClaimFailure, EniGone, EniInUse
 from fixed_ip.launch_run import LaunchRun
 from fixed_ip.models import Instance, PoolEni
 from fixed_ip.settings import Settings
@@ -14,6 +14,13 @@ from fixed_ip.settings import Settings
 
 class LostRace(ClaimFailure):
     reason = "lost_race"
+
+
+class NoFreeEni(ClaimFailure):
+    """The article's script shuts the instance down when it finds no free ENI: it never
+    waits for one (an ABANDON whatever the controller's exhaustion policy)."""
+
+    reason = "pool_exhausted"
 
 
 class SeedClaim(ClaimStrategy):
@@ -40,7 +47,7 @@ class SeedClaim(ClaimStrategy):
         )
         free = sorted((e for e in enis if e.free), key=lambda e: (e.ip_key, e.eni_id))
         if not free:
-            raise PoolExhausted(f"no available ENI in {instance.az}")
+            raise NoFreeEni(f"no available ENI in {instance.az}: shutdown")
         if self.pause_seconds:
             run.deps.clock.sleep(self.pause_seconds)
         run.out.attach_attempts += 1

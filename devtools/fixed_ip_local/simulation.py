@@ -10,8 +10,14 @@ would, on moto plus `moto_patches`:
   on a raised error (as Lambda async invocation does), then kept as a failed event (the
   on-failure destination);
 - Auto Scaling again: ABANDON terminates the instance and the group launches a
-  replacement, with a back-off and a bound so an exhausted pool does not spin forever;
-  a heartbeat timeout applies the hook's DefaultResult.
+  replacement, as AWS documents it ("the instance is terminated ... and a replacement
+  launched" to keep the desired capacity), with no cap on the number of replacements. How
+  soon AWS relaunches is not documented: the simulation assumes one relaunch round every
+  `RELAUNCH_ROUND_SECONDS` of simulated time (an instance boots, its hook event reaches
+  the controller, which abandons it, and the group's next scaling activity starts the
+  replacement), and runs rounds until the step's simulated period is over;
+  a heartbeat timeout applies the hook's DefaultResult;
+- instance refresh, in both orders (`refresh`); warm pools are in `warm_pools`.
 """
 
 from __future__ import annotations
@@ -35,6 +41,13 @@ from fixed_ip_local.world import HOSTNAME_TAG, World
 
 # Shorter SSM polls than on AWS so a local run takes seconds, not minutes.
 FAST_POLLS = {"FIXED_IP_AGENT_POLL_SECONDS": "0.2", "FIXED_IP_COMMAND_POLL_SECONDS": "0.05"}
+
+# Simulated seconds per launch/abandon/relaunch round (undocumented by AWS; an
+# assumption: ~60 s until the instance runs and its hook event is handled, ~60 s until
+# the group's next activity launches the replacement).
+RELAUNCH_ROUND_SECONDS = 120
+# The simulated period one step covers, unless it names its own.
+STEP_PERIOD_SECONDS = 600
 
 
 # --- EventBridge -------------------------------------------------------------------------
@@ -175,13 +188,32 @@ class StepReport:
     launches: int
     continued: int
     abandoned: list[tuple[str, str]]  # (instance, reason)
-    gave_up: int
+    gave_up: int  # instances still missing when the step's simulated period ended
     conflicts: int
     attach_attempts: int
     releases: int
     metrics: dict[str, float]
     violations: list[str]
     seconds: float
+    relaunches: int = 0  # replacements Auto Scaling launched for abandoned instances
+    simulated_seconds: float = 0.0  # the step's simulated period used by relaunch rounds
+    waiting: list[str] = field(default_factory=list)  # instances waiting for an address
+    # (instance, ip, ms from its address's release to its CONTINUE) served by releases
+    served: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+@dataclass
+class RefreshReport:
+    step: StepReport
+    replaced: int  # old instances gone
+    total: int
+    ips_before: list[str]
+    ips_after: list[str]
+    stalled: str | None = None
+
+    @property
+    def addresses_kept(self) -> bool:
+        return self.ips_before == self.ips_after
 
 
 class Simulation:
@@ -191,8 +223,8 @@ class Simulation:
         world: World,
         *,
         agent_online_after: float = 0.5,
-        max_replacements: int = 2,
-        replacement_backoff: float = 0.2,
+        relaunch_round_seconds: float = RELAUNCH_ROUND_SECONDS,
+        replacement_backoff: float = 0.05,
         parameters: dict[str, str] | None = None,
         emf_sink: list[dict[str, Any]] | None = None,
         sweeper_grace_seconds: int = 0,
@@ -200,8 +232,10 @@ class Simulation:
         self.session = session
         self.world = world
         self.autoscaling = session.client("autoscaling")
-        self.max_replacements = max_replacements
+        self.relaunch_round_seconds = relaunch_round_seconds
         self.replacement_backoff = replacement_backoff
+        self._relaunches = 0
+        self._simulated = 0.0
         moto_patches.apply()
         moto_patches.set_auto_register(agent_online_after)
         # Local runs do not wait minutes for the sweeper's grace periods.
@@ -264,23 +298,58 @@ class Simulation:
 
     # -- Auto Scaling ----------------------------------------------------------------------
 
-    def scale(self, desired: int, *, max_size: int | None = None, title: str = "") -> StepReport:
+    def scale(
+        self,
+        desired: int,
+        *,
+        max_size: int | None = None,
+        title: str = "",
+        period: float = STEP_PERIOD_SECONDS,
+    ) -> StepReport:
         started = time.monotonic()
-        mark_logs, mark_emf = len(self.logs.records), len(self.emf)
+        mark = self._mark()
         params: dict[str, Any] = {"AutoScalingGroupName": self.world.group}
         if max_size is not None:
             params["MaxSize"] = max_size
         params["DesiredCapacity"] = desired
         self.autoscaling.update_auto_scaling_group(**params)
-        gave_up = self.settle(desired)
-        return self._report(title or f"desired {desired}", mark_logs, mark_emf, gave_up, started)
+        gave_up = self.settle(desired, period=period)
+        return self._report(title or f"desired {desired}", mark, gave_up, started)
 
-    def settle(self, desired: int, timeout: float = 60.0) -> int:
-        """Run until every lifecycle action has ended and the group holds `desired`
-        instances, launching replacements for abandoned ones (bounded). Returns how many
-        missing instances were given up on."""
+    def _mark(self) -> tuple[int, int, int, float]:
+        self._relaunches, self._simulated = 0, 0.0
+        return len(self.logs.records), len(self.emf), 0, 0.0
+
+    def waiting_ids(self) -> set[str]:
+        """Instances whose launch action stays open on purpose: the controller's last
+        word on them was "waiting for an address" (policy WAIT)."""
+        last: dict[str, str] = {}
+        for r in self.logs.records:
+            iid = r.get("instance_id")
+            if iid and r.get("decision") in {
+                "lifecycle_waiting",
+                "lifecycle_completed",
+                "lifecycle_not_active",
+                "waiting_for_address",
+                "waiting_instance_served",
+                "lost_launch_finished",
+            }:
+                if r.get("function_name") == "TerminateFunction" and r.get("decision") in {
+                    "lifecycle_completed",
+                    "lifecycle_not_active",
+                }:
+                    continue  # the terminating instance's own line
+                last[iid] = r["decision"]
+        return {i for i, d in last.items() if d in {"lifecycle_waiting", "waiting_for_address"}}
+
+    def settle(
+        self, desired: int, timeout: float = 60.0, period: float = STEP_PERIOD_SECONDS
+    ) -> int:
+        """Run until every lifecycle action has ended (or waits for an address, or lost
+        its event) and the group holds `desired` instances. Abandoned launches are
+        replaced as Auto Scaling does, round after round, until `period` simulated
+        seconds are used. Returns how many instances are still missing then."""
         end = time.monotonic() + timeout
-        replacements = 0
         while True:
             for fn in self.lambdas.values():
                 fn.drain(timeout=max(1.0, end - time.monotonic()))
@@ -291,7 +360,7 @@ class Simulation:
                 for a in moto_patches.lifecycle_actions(self.world.region)
                 if a["state"] == "active"
             }
-            if active - dropped:
+            if active - dropped - self.waiting_ids():
                 if time.monotonic() > end:
                     raise TimeoutError("lifecycle actions still active after the timeout")
                 time.sleep(0.05)
@@ -306,14 +375,116 @@ class Simulation:
             missing = desired - len(alive)
             if missing <= 0:
                 return 0
-            if replacements >= self.max_replacements:
+            if self._simulated + self.relaunch_round_seconds > period:
                 return missing
-            # Auto Scaling replaces an abandoned launch after a back-off.
-            replacements += 1
-            time.sleep(self.replacement_backoff * replacements)
+            # Auto Scaling replaces the abandoned launches: one more round.
+            self._relaunches += missing
+            self._simulated += self.relaunch_round_seconds
+            time.sleep(self.replacement_backoff)
             self.autoscaling.set_desired_capacity(
                 AutoScalingGroupName=self.world.group, DesiredCapacity=desired
             )
+
+    def terminate(self, instance_id: str, *, decrement: bool = True, title: str = "") -> StepReport:
+        """TerminateInstanceInAutoScalingGroup on one instance (a scale-in that names it)."""
+        started = time.monotonic()
+        mark = self._mark()
+        self.autoscaling.terminate_instance_in_auto_scaling_group(
+            InstanceId=instance_id, ShouldDecrementDesiredCapacity=decrement
+        )
+        desired = self._desired()
+        gave_up = self.settle(desired)
+        return self._report(title or f"terminate {instance_id}", mark, gave_up, started)
+
+    def _desired(self) -> int:
+        groups = self.autoscaling.describe_auto_scaling_groups(
+            AutoScalingGroupNames=[self.world.group]
+        )["AutoScalingGroups"]
+        return int(groups[0]["DesiredCapacity"])
+
+    def refresh(
+        self, *, min_healthy: int = 90, max_healthy: int = 100, title: str = ""
+    ) -> RefreshReport:
+        """An instance refresh of the whole group, as Auto Scaling runs one:
+
+        - MaxHealthyPercentage 100 (terminate-first): up to (100 - MinHealthyPercentage)%
+          of the group (at least one) is terminated at a time; the group launches their
+          replacements at once, while the old ones are still in Terminating:Wait (the
+          assumption least favourable to a pool sized exactly: each replacement asks for
+          an address before its predecessor released it); the next batch starts when
+          the replacements are InService;
+        - MaxHealthyPercentage above 100 (launch-first): (MaxHealthyPercentage - 100)% of
+          the group (at least one) is launched above the desired capacity first; the old
+          ones are terminated once the new ones are InService. When a new one cannot be
+          InService (it waits for an address), the refresh cannot go on: reported as
+          stalled (on AWS it would wait until the instance's wait ends)."""
+        started = time.monotonic()
+        mark = self._mark()
+        old = [r.instance_id for r in self.rows() if r.state == "InService"]
+        ips_before = sorted(r.ip for r in self.rows() if r.state == "InService")
+        n = len(old)
+        stalled: str | None = None
+        todo = list(old)
+        if max_healthy <= 100:
+            batch = max(1, n * (100 - min_healthy) // 100)
+            while todo:
+                chunk, todo = todo[:batch], todo[batch:]
+                for iid in chunk:
+                    self.autoscaling.terminate_instance_in_auto_scaling_group(
+                        InstanceId=iid, ShouldDecrementDesiredCapacity=False
+                    )
+                self.settle(n)
+                new_rows = [r for r in self.rows() if r.instance_id not in old]
+                if any(r.state != "InService" for r in new_rows):
+                    stalled = "replacements not InService"
+                    break
+        else:
+            batch = max(1, n * (max_healthy - 100) // 100)
+            groups = self.autoscaling.describe_auto_scaling_groups(
+                AutoScalingGroupNames=[self.world.group]
+            )["AutoScalingGroups"]
+            max_size = int(groups[0]["MaxSize"])
+            while todo:
+                chunk, todo = todo[:batch], todo[batch:]
+                # AWS may exceed the maximum size by the MaxHealthyPercentage headroom.
+                self.autoscaling.update_auto_scaling_group(
+                    AutoScalingGroupName=self.world.group,
+                    MaxSize=max(max_size, n + len(chunk)),
+                    DesiredCapacity=n + len(chunk),
+                )
+                self.settle(n + len(chunk))
+                new_rows = [r for r in self.rows() if r.instance_id not in old]
+                if any(r.state != "InService" for r in new_rows):
+                    stalled = (
+                        f"{', '.join(r.instance_id for r in new_rows if r.state != 'InService')}"
+                        " not InService: the old instances keep their addresses"
+                    )
+                    break
+                for iid in chunk:
+                    self.autoscaling.terminate_instance_in_auto_scaling_group(
+                        InstanceId=iid, ShouldDecrementDesiredCapacity=True
+                    )
+                self.settle(n)
+            if stalled is None:
+                # Done: back to the group's own maximum (a stalled refresh is still going).
+                self.autoscaling.update_auto_scaling_group(
+                    AutoScalingGroupName=self.world.group, MaxSize=max_size
+                )
+        report = self._report(
+            title or f"instance refresh (min {min_healthy}%, max {max_healthy}%)",
+            mark,
+            0,
+            started,
+        )
+        remaining = [r for r in report.rows if r.instance_id in old]
+        return RefreshReport(
+            step=report,
+            replaced=n - len(remaining),
+            total=n,
+            ips_before=ips_before,
+            ips_after=sorted(r.ip for r in report.rows if r.state == "InService"),
+            stalled=stalled,
+        )
 
     def strand_eni(self, az: str) -> tuple[str, str]:
         """What a missed release can leave behind: a pool ENI attached to an instance
@@ -383,8 +554,9 @@ class Simulation:
         return rows
 
     def _report(
-        self, title: str, mark_logs: int, mark_emf: int, gave_up: int, started: float
+        self, title: str, mark: tuple[int, int, int, float], gave_up: int, started: float
     ) -> StepReport:
+        mark_logs, mark_emf = mark[0], mark[1]
         records = self.logs.records[mark_logs:]
         finals = [
             r
@@ -397,6 +569,11 @@ class Simulation:
             for r in records
             if r.get("decision") == "eni_detached" and r.get("function_name") == "TerminateFunction"
         )
+        served = [
+            (r["instance_id"], r.get("ip") or "-", float(r.get("release_to_continue_ms") or 0))
+            for r in records
+            if r.get("decision") == "waiting_instance_served" and r.get("result") == "CONTINUE"
+        ]
         metrics: dict[str, float] = {}
         for blob in self.emf[mark_emf:]:
             for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
@@ -411,9 +588,11 @@ class Simulation:
             os_address=moto_patches.os_address,
         )
         found += self._unanswered()
+        rows = self.rows()
+        waiting = self.waiting_ids()
         return StepReport(
             title=title,
-            rows=self.rows(),
+            rows=rows,
             launches=len(finals),
             continued=sum(1 for r in finals if r.get("result") == "CONTINUE"),
             abandoned=[
@@ -428,15 +607,24 @@ class Simulation:
             metrics=metrics,
             violations=found,
             seconds=time.monotonic() - started,
+            relaunches=self._relaunches,
+            simulated_seconds=self._simulated,
+            waiting=sorted(
+                r.instance_id
+                for r in rows
+                if r.instance_id in waiting and r.state == "Pending:Wait"
+            ),
+            served=served,
         )
 
     def _unanswered(self) -> list[str]:
         """Invariant 3: every delivered action ended with a result or a retried error;
         none is left active, and none was dropped after the retries."""
+        waiting = self.waiting_ids()
         found = [
             f"{a['instance_id']}: lifecycle action still active"
             for a in moto_patches.lifecycle_actions()
-            if a["state"] == "active"
+            if a["state"] == "active" and a["instance_id"] not in waiting
         ]
         for fn in self.lambdas.values():
             for inv in fn.invocations:

@@ -1,5 +1,6 @@
 """Terminate function: an Auto Scaling terminate lifecycle action -> the instance's pool
-ENI back to the pool, then CompleteLifecycleAction CONTINUE. Composition root only."""
+ENI back to the pool, CompleteLifecycleAction CONTINUE, then the address to an instance
+waiting for one. Composition root only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools import Logger
 
 from fixed_ip import wiring
 from fixed_ip.controller import TerminateController, run_invocation
+from fixed_ip.launch import LaunchUseCase
 from fixed_ip.observability import PowertoolsObserver
 from fixed_ip.terminate import TerminateUseCase
 
@@ -17,8 +19,10 @@ logger = Logger()
 
 @cache
 def controller() -> TerminateController:
-    settings, deps = wiring.build(commands=False)
-    return TerminateController(TerminateUseCase(deps, settings), settings, deps.clock)
+    settings, deps = wiring.build()
+    # The launch path serves the instance waiting longest for the released address.
+    use_case = TerminateUseCase(deps, settings, LaunchUseCase(deps, settings))
+    return TerminateController(use_case, settings, deps.clock)
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -97,7 +97,8 @@ def test_hostile_host_name_tag_is_refused_and_changes_nothing(aws, events, make_
     retag_only_eni(tag.value)(aws, world)
     event = launch_one(aws, events, world)
     iid = event["detail"]["EC2InstanceId"]
-    runner = make_runner()
+    # The stack's policy ABANDON: the instance is refused at once (WAIT would keep it).
+    runner = make_runner(OnPoolExhausted="ABANDON")
     before = snapshot(aws)
     with metered() as meter:
         result = runner.invoke(event)

@@ -196,7 +196,7 @@ def test_every_eni_stolen_until_the_pool_is_exhausted(aws, events, make_runner, 
         times=2,
         when=lambda call: call.params["InstanceId"] == me,
     )
-    runner = make_runner()
+    runner = make_runner(OnPoolExhausted="ABANDON")
     result = runner.invoke(events[0])
     assert (result["result"], result["reason"]) == ("ABANDON", "pool_exhausted")
     assert (result["attach_attempts"], result["conflicts"]) == (2, 2)

@@ -22,9 +22,13 @@ def _clients_built(monkeypatch, runner) -> list[str]:
     return built
 
 
-def test_item10_terminate_function_builds_no_ssm_client(aws, monkeypatch):
+def test_item10_terminate_function_builds_the_ssm_client_its_release_path_uses(aws, monkeypatch):
+    """Issue 11 item 10 said the terminate function built an SSM client it never used.
+    Since issue 13 the release path hands a freed address to the instance waiting for it
+    through the launch path, which sends the document: the client is used now (see
+    tests/integration/test_group_life.py), and it is the only client it builds."""
     built = _clients_built(monkeypatch, function("TerminateFunction"))
-    assert sorted(built) == ["autoscaling", "ec2"]
+    assert sorted(built) == ["autoscaling", "ec2", "ssm"]
 
 
 def test_item10_launch_function_still_builds_its_ssm_client(aws, monkeypatch):

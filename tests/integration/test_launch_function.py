@@ -14,6 +14,9 @@ from fixed_ip_local.metering import metered
 from fixed_ip_local.world import build_world, create_pool_eni
 from tests.helpers import invalid_event_names, load_event
 
+# The hook's own policy when the pool is exhausted (the stack's default is WAIT).
+ABANDON_WHEN_EXHAUSTED = {"on_exhausted": "ABANDON"}
+
 MINIMUM_LAUNCH_CALLS = {
     "ec2:DescribeInstances": 1,
     "ec2:DescribeNetworkInterfaces": 1,
@@ -266,7 +269,7 @@ def test_malformed_events_change_nothing_and_say_why(aws, world, events, launch,
 
 @pytest.mark.parametrize("hostile", ["a;reboot", "$(id)", "a" * 300, ""])
 def test_hostile_host_name_tags_never_reach_the_instance(aws, events, launch, hostile):
-    world = build_world(aws, per_az=1, azs=1)
+    world = build_world(aws, per_az=1, azs=1, metadata=ABANDON_WHEN_EXHAUSTED)
     ec2 = aws.client("ec2")
     [eni_id] = world.enis
     ec2.create_tags(Resources=[eni_id], Tags=[{"Key": "HostName", "Value": hostile}])
@@ -298,12 +301,33 @@ def test_failed_command_abandons_and_the_eni_comes_back(aws, world, events, laun
 
 
 def test_exhausted_pool_abandons_the_extra_launch(aws, events, launch):
-    world = build_world(aws, per_az=1, azs=1, max_size=3)
+    """The hook's own policy (NotificationMetadata) ABANDON, over the stack's WAIT."""
+    world = build_world(aws, per_az=1, azs=1, max_size=3, metadata=ABANDON_WHEN_EXHAUSTED)
     scale(aws, world.group, 2)
     results = invoke_all(launch, list(events))
     assert sorted(r["result"] for r in results) == ["ABANDON", "CONTINUE"]
     [abandoned] = [r for r in results if r["result"] == "ABANDON"]
     assert abandoned["reason"] == "pool_exhausted"
+    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+
+
+def test_exhausted_pool_keeps_the_extra_launch_waiting(aws, events, launch):
+    """The default policy WAIT: the extra launch stays in Pending:Wait, its action open
+    with a fresh heartbeat, nothing attached to it."""
+    world = build_world(aws, per_az=1, azs=1, max_size=3)
+    scale(aws, world.group, 2)
+    results = invoke_all(launch, list(events))
+    assert sorted(r["decision"] for r in results) == ["lifecycle_completed", "lifecycle_waiting"]
+    [waiting] = [r for r in results if r["decision"] == "lifecycle_waiting"]
+    assert waiting["reason"] == "waiting_for_address" and "result" not in waiting
+    [iid] = [
+        e["detail"]["EC2InstanceId"]
+        for e in events
+        if e["detail"]["EC2InstanceId"] not in held(aws, world.pool)
+    ]
+    assert lifecycle_state(aws, iid) == "Pending:Wait"
+    [action] = [a for a in moto_patches.lifecycle_actions() if a["instance_id"] == iid]
+    assert action["state"] == "active" and action["heartbeats"] == 1
     assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
 
 
@@ -333,7 +357,7 @@ def test_forced_races_are_recovered_on_moto(aws, events, launch, monkeypatch):
 def test_enis_outside_the_pool_are_never_touched(aws, events, launch):
     """Invariant 5: in the instance's own AZ, untagged ENIs, another pool's ENIs and a
     pool-tagged ENI of another VPC are never attached; only the pool's own is."""
-    world = build_world(aws, per_az=1, azs=1)
+    world = build_world(aws, per_az=1, azs=1, metadata=ABANDON_WHEN_EXHAUSTED)
     ec2 = aws.client("ec2")
     subnet = next(iter(world.subnets.values()))
     az = next(iter(world.subnets))

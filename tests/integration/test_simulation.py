@@ -61,7 +61,10 @@ def test_async_invocation_retries_twice_then_gives_up(failures, attempts, failed
 
 @pytest.fixture
 def small(aws):
-    world = build_world(aws, per_az=1, azs=1, max_size=3, heartbeat_timeout=30)
+    """One ENI, and the hook's policy ABANDON when the pool is exhausted."""
+    world = build_world(
+        aws, per_az=1, azs=1, max_size=3, heartbeat_timeout=30, metadata={"on_exhausted": "ABANDON"}
+    )
     sim = Simulation(aws, world, agent_online_after=0.0, replacement_backoff=0.01)
     yield aws, world, sim
     sim.close()
@@ -77,12 +80,15 @@ def test_launch_waits_then_continues_into_service(small):
     assert event["detail"]["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
 
 
-def test_abandon_terminates_and_replacements_are_bounded(small):
+def test_abandon_terminates_and_auto_scaling_relaunches_round_after_round(small):
+    """No cap: every abandoned launch is replaced, one round per RELAUNCH_ROUND_SECONDS
+    of simulated time, for as long as the step's period lasts."""
     aws, world, sim = small
     sim.scale(1)
-    report = sim.scale(2)
-    # the second launch and its two replacements all find the one-ENI pool taken
-    assert [reason for _, reason in report.abandoned] == ["pool_exhausted"] * 3
+    report = sim.scale(2, period=600)
+    rounds = 600 // sim.relaunch_round_seconds
+    assert report.relaunches == rounds and report.simulated_seconds == 600
+    assert [reason for _, reason in report.abandoned] == ["pool_exhausted"] * (rounds + 1)
     assert report.gave_up == 1 and report.violations == []
     abandoned = {iid for iid, _ in report.abandoned}
     ec2 = aws.client("ec2")
@@ -102,19 +108,19 @@ def test_replacements_go_on_after_a_lost_event_was_repaired(small):
     first = sim.scale(1)
     assert first.launches == 0 and len(sim.dropped) == 1
     assert sim.sweep()["lost_launches_finished"] == 1
-    report = sim.scale(2)
+    report = sim.scale(2, period=240)
     assert [reason for _, reason in report.abandoned] == ["pool_exhausted"] * 3
-    assert report.gave_up == 1 and report.violations == []
+    assert report.relaunches == 2 and report.gave_up == 1 and report.violations == []
 
 
 def test_heartbeat_timeout_applies_the_default_result(aws):
     world = build_world(aws, per_az=1, azs=1, heartbeat_timeout=30)
     # No rule routes this hook's events (another prefix): nobody answers the action.
-    sim = Simulation(aws, world, parameters={"HookNamePrefix": "someone-else"}, max_replacements=0)
+    sim = Simulation(aws, world, parameters={"HookNamePrefix": "someone-else"})
     start = time.time()
     moto_patches.set_clock(lambda: start + (time.time() - start) * 200)  # 30 s in ~0.15 s
     try:
-        report = sim.scale(1)
+        report = sim.scale(1, period=0)
     finally:
         moto_patches.set_clock(None)
         sim.close()
@@ -150,9 +156,12 @@ def _run_demo(tmp_path, **kw) -> tuple[int, str]:
 def test_demo_passes_and_shows_every_step(tmp_path):
     code, text = _run_demo(tmp_path)
     assert code == 0, text
-    for n in range(1, 7):
+    for n in range(1, 10):
         assert f"== step {n}:" in text
-    assert "pool_exhausted" in text and "all invariants and expectations held" in text
+    assert "waiting in Pending:Wait for an address" in text
+    assert "handed to" in text and "(no sweeper pass)" in text
+    assert "6 of 6 instances replaced" in text and "addresses kept: yes" in text
+    assert "all invariants and expectations held" in text
     assert "VIOLATION" not in text
     # The README shows lines of this output: refresh its excerpt when the demo changes.
     assert unseen_excerpt_lines(text) == [], "README.md's demo excerpt is not what the demo prints"
@@ -160,7 +169,7 @@ def test_demo_passes_and_shows_every_step(tmp_path):
 
 @pytest.mark.slow
 def test_demo_fails_when_the_controller_continues_on_failure(tmp_path, monkeypatch):
-    monkeypatch.setattr(launch_module, "decide", lambda failure, policy: "CONTINUE")
+    monkeypatch.setattr(launch_module, "decide", lambda failure, policy, **_: "CONTINUE")
     code, text = _run_demo(tmp_path)
     assert code == 1
     assert "InService without a pool ENI" in text

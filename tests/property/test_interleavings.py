@@ -133,7 +133,9 @@ class Interleavings(RuleBasedStateMachine):
         fn = TemplateFunction.from_template(
             name,
             # No wait for agents that never come Online (the others are Online at once).
-            parameters={"SsmWaitSeconds": "0", **parameters},
+            # Policy ABANDON: every action this machine delivers must end (it does not
+            # model the WAIT queue; tests/integration/test_group_life.py does).
+            parameters={"SsmWaitSeconds": "0", "OnPoolExhausted": "ABANDON", **parameters},
             resource_names={"ConfigureDocument": DOCUMENT_NAME},
         )
         runner = FunctionRunner(fn, extra_env=FAST_POLLS)

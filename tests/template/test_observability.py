@@ -107,6 +107,7 @@ def test_the_expected_alarms_exist():
         "DuplicateHostNamesAlarm",
         "InstancesWithoutEniAlarm",
         "SweepErrorsAlarm",
+        "WaitingForAddressAlarm",
     }
 
 
@@ -116,6 +117,7 @@ def test_the_expected_alarms_exist():
         ("PoolExhaustedAlarm", "PoolExhausted"),
         ("AbandonsAlarm", "Abandons"),
         ("ShortfallAlarm", "PoolShortfall"),
+        ("WaitingForAddressAlarm", "WaitingForAddress"),
     ],
 )
 def test_pool_alarms_query_metrics_the_code_emits(emitted, alarm, metric):

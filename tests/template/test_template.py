@@ -46,6 +46,8 @@ ENV_FROM_PARAMETER = {
     "FIXED_IP_HOSTNAME_TAG_KEY": "HostNameTagKey",
     "FIXED_IP_DEVICE_INDEX": "DeviceIndex",
     "FIXED_IP_ON_HOSTNAME_FAILURE": "OnHostnameFailure",
+    "FIXED_IP_ON_POOL_EXHAUSTED": "OnPoolExhausted",
+    "FIXED_IP_WAIT_FOR_ADDRESS_SECONDS": "WaitForAddressSeconds",
     "FIXED_IP_SSM_WAIT_SECONDS": "SsmWaitSeconds",
     "FIXED_IP_COMMAND_TIMEOUT_SECONDS": "CommandTimeoutSeconds",
     "FIXED_IP_HOOK_PREFIX": "HookNamePrefix",
@@ -62,6 +64,8 @@ PARAMETER_DEFAULTS = {
     "HostNameTagKey": "HostName",
     "DeviceIndex": 1,
     "OnHostnameFailure": "ABANDON",
+    "OnPoolExhausted": "WAIT",
+    "WaitForAddressSeconds": 3600,
     "SsmWaitSeconds": 300,
     "CommandTimeoutSeconds": 60,
     "HookNamePrefix": "fixed-ip",
@@ -682,7 +686,8 @@ def test_no_mutating_action_on_any_resource(translated: dict[str, Any]) -> None:
     ("function", "own"),
     [
         (FUNCTION_ID, ["LaunchPermissions"]),
-        ("TerminateFunction", ["ReleasePermissions"]),
+        # It hands a released address to a waiting instance through the launch path.
+        ("TerminateFunction", ["ReleasePermissions", "LaunchPermissions"]),
         ("SweeperFunction", ["LaunchPermissions", "ReleasePermissions"]),
     ],
 )

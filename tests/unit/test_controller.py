@@ -80,7 +80,9 @@ def test_token_never_appears_in_logs_or_metrics(cloud):
 def test_pool_exhausted_abandons_with_metric_and_warning(cloud):
     for eni in cloud.enis.values():
         eni.instance_id = "i-0000000000000099"
-    result, logs, emf = invoke(cloud, launch_event(IID, "web-asg", TOKEN))
+    result, logs, emf = invoke(
+        cloud, launch_event(IID, "web-asg", TOKEN), on_pool_exhausted="ABANDON"
+    )
     assert (result["result"], result["reason"]) == ("ABANDON", "pool_exhausted")
     [final] = logs.decisions("lifecycle_completed")
     assert final["level"] == "WARNING"

@@ -190,7 +190,7 @@ def test_exhausted_pool_abandons_without_attaching(cloud):
     for eni in cloud.enis.values():
         if eni.az == "az-a":
             eni.instance_id = "i-someoneelse00001"
-    out, _ = run(cloud)
+    out, _ = run(cloud, on_pool_exhausted="ABANDON")
     assert (out.result, out.reason) == (ABANDON, "pool_exhausted")
     assert "attach" not in cloud.calls and "tag_instance" not in cloud.calls
     assert cloud.completed == [("i-0000000000000001", ABANDON)]
@@ -226,7 +226,7 @@ def test_hostile_host_name_tags_are_refused_and_never_used(hostile):
     cloud = FakeCloud()
     cloud.add_instance("i-0000000000000001")
     bad = cloud.add_eni("10.0.0.4", hostile)
-    out, obs = run(cloud)
+    out, obs = run(cloud, on_pool_exhausted="ABANDON")
     assert (out.result, out.reason) == (ABANDON, "pool_exhausted")
     assert bad.instance_id is None
     assert cloud.mutations() == ["complete"]  # no attach, tag or command
@@ -257,7 +257,7 @@ def test_enis_reserved_for_other_groups_are_never_claimed():
     cloud2 = FakeCloud()
     cloud2.add_instance("i-0000000000000001", group="web-asg")
     cloud2.add_eni("10.0.0.4", "db-1", extra_tags={"fixed-ip:groups": "db-asg"})
-    out, _ = run(cloud2)
+    out, _ = run(cloud2, on_pool_exhausted="ABANDON")
     assert (out.result, out.reason) == (ABANDON, "pool_exhausted")
     assert cloud2.mutations() == ["complete"]
 

@@ -127,7 +127,7 @@ def test_lost_launch_with_no_free_eni_counts_as_an_exhausted_pool():
     cloud.add_eni("10.0.0.4", "server-a1", pool="web-asg")
     _hold(cloud, "i-0000000000000000a", "10.0.0.4")
     cloud.add_instance(IID, lifecycle="Pending:Wait")
-    report, obs = sweep(cloud)
+    report, obs = sweep(cloud, on_pool_exhausted="ABANDON")
     assert report.lost_launches == [(IID, ABANDON)]
     pool = {"Pool": "web-asg"}
     assert ("Abandons", 1, pool) in obs.dimensioned

@@ -167,3 +167,67 @@ def by_pool(
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class RefreshHeadroom:
+    """Whether a pool can carry an instance refresh (or any rolling replacement) of a
+    group in one AZ, and what to change when it cannot."""
+
+    pool: str
+    az: str
+    addresses: int  # the pool's ENIs in the AZ that admit the group
+    need: int  # the most instances of the group the AZ may hold during the refresh
+    max_healthy_percent: int
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.need - self.addresses)
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0
+
+    def advice(self) -> str:
+        """One line for the operator, naming the setting to change or the addresses to add."""
+        if self.ok:
+            return (
+                f"pool {self.pool!r} in {self.az}: {self.addresses} addresses for up to "
+                f"{self.need} instances during a refresh at MaxHealthyPercentage "
+                f"{self.max_healthy_percent}: OK"
+            )
+        return (
+            f"pool {self.pool!r} in {self.az}: {self.addresses} addresses, but a launch-first "
+            f"refresh (MaxHealthyPercentage {self.max_healthy_percent}) may run {self.need} "
+            f"instances there: add {self.missing} address(es) in {self.az}, or refresh "
+            "terminate-first (MaxHealthyPercentage 100, MinHealthyPercentage below 100), "
+            "where every replacement reuses the address its predecessor released"
+        )
+
+
+def refresh_headroom(
+    group: ManagedGroup,
+    pool: str,
+    enis: Iterable[PoolEni],
+    max_healthy_percent: int | None = None,
+) -> list[RefreshHeadroom]:
+    """Per AZ of the group: can `pool` carry a rolling replacement of the group?
+
+    A launch-first refresh (MaxHealthyPercentage above 100) starts the new instances
+    before it terminates the old ones, so the AZ may hold the group's maximum size times
+    MaxHealthyPercentage (shared over its AZs) at once, each needing an address; a
+    terminate-first one (100) never holds more than the maximum. `max_healthy_percent`
+    is the refresh's own preference when given, else the group's
+    InstanceMaintenancePolicy, else 100 (what AWS uses without either)."""
+    percent = max_healthy_percent or group.max_healthy_percentage or 100
+    listed = list(enis)
+    result = []
+    for az in group.azs:
+        addresses = sum(1 for e in listed if e.az == az and e.admits(group.name))
+        need = az_share(group.max_size, len(group.azs), percent)
+        result.append(
+            RefreshHeadroom(
+                pool=pool, az=az, addresses=addresses, need=need, max_healthy_percent=percent
+            )
+        )
+    return result

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from fixed_ip.decision import CONTINUE, outcome_metrics
+from fixed_ip.decision import CONTINUE, WAITING, outcome_metrics
 from fixed_ip.error_codes import exception_fields
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidMetadata, Transient
 from fixed_ip.inputs import launch_request, terminate_request
@@ -98,6 +98,12 @@ class LaunchController(_Controller):
             "conflicts": out.conflicts,
             "ssm_wait_seconds": out.ssm_wait_seconds,
         }
+        if out.reason == WAITING:
+            # Not completed on purpose: the instance waits in Pending:Wait for an address.
+            fields["waited_seconds"] = round(out.waited_seconds or 0.0)
+            return _final(
+                observer, started, self.clock, False, "warning", fields, "lifecycle_waiting"
+            )
         if out.reason == "invalid_metadata":
             level = "error"  # the operator must fix the hook
         elif out.result == CONTINUE and out.reason == "ok":
@@ -161,10 +167,11 @@ def _final(
     completed: bool,
     level: str,
     fields: dict[str, Any],
+    what: str | None = None,
 ) -> dict[str, Any]:
     """The invocation's final decision line (built once, for every function that
     completes an action) and the handler's return value."""
-    what = "lifecycle_completed" if completed else "lifecycle_not_active"
+    what = what or ("lifecycle_completed" if completed else "lifecycle_not_active")
     fields = {**fields, "duration_ms": int((clock.monotonic() - started) * 1000)}
     observer.decision(what, level=level, **fields)
     return {"decision": what, **{k: v for k, v in fields.items() if v is not None}}
@@ -185,6 +192,8 @@ class SweeperController(_Controller):
             "lost_launches_finished": len(report.lost_launches),
             "leaked_enis_released": len(report.released),
             "instances_without_eni": len(report.without_eni),
+            "waiting_for_address": len(report.waiting),
+            "held_outside_group": len(report.outside),
             "shortfall": sum(c.shortfall for c in report.capacity),
             "duplicate_host_names": len(report.duplicate_host_names),
             "sweep_errors": len(report.errors),

@@ -38,6 +38,7 @@ def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
         device_index=metadata.device_index or settings.device_index,
         event_time=event.time,
         to_warm_pool=detail.Destination == "WarmPool",
+        on_exhausted=metadata.on_exhausted,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fixed_ip.claim import ClaimStrategy, SpreadClaim
-from fixed_ip.decision import ABANDON, CONTINUE, decide, outcome_metrics
+from fixed_ip.decision import ABANDON, CONTINUE, WAIT, WAITING, decide, outcome_metrics
 from fixed_ip.error_codes import definitive
 from fixed_ip.errors import (
     BadHostNameTag,
@@ -21,6 +21,7 @@ from fixed_ip.errors import (
     InstanceNotReady,
     InvalidEvent,
     InvalidHostName,
+    PoolExhausted,
 )
 from fixed_ip.hostname import validate_hostname
 from fixed_ip.instance_setup import InstanceSetup
@@ -88,7 +89,51 @@ class LaunchUseCase:
         if failure is not None:
             out.reason, out.detail = failure.reason, failure.message
             out.aws_error = failure.context.get("aws_error")
+        if isinstance(failure, PoolExhausted):
+            return self._exhausted(run, failure)
         return self._complete(req, out, failure)
+
+    def _exhausted(self, run: LaunchRun, failure: PoolExhausted) -> LaunchOutcome:
+        """No free address in the AZ: wait (policy WAIT, within the bound) or ABANDON.
+
+        Waiting completes nothing: the instance stays in Pending:Wait, and the queue of
+        waiting instances is Auto Scaling's own list of them. A heartbeat now restarts
+        the hook's timeout; the release path (right after it frees an ENI) and the
+        sweeper (each pass, with a heartbeat) run this launch again for the instance."""
+        req, out = run.req, run.out
+        policy = req.on_exhausted or self.settings.on_pool_exhausted
+        bound = self.settings.wait_for_address_seconds
+        if out.launched_at is not None:
+            out.waited_seconds = max(
+                0.0, (self.deps.clock.utcnow() - out.launched_at).total_seconds()
+            )
+        result = decide(
+            failure,
+            self.settings.on_hostname_failure,
+            on_exhausted=policy,
+            waited_seconds=out.waited_seconds or 0.0,
+            wait_bound_seconds=bound,
+        )
+        if result is not None:
+            if policy == WAIT:
+                out.detail = f"{out.detail}; waited {out.waited_seconds or 0:.0f}s, bound {bound}s"
+            return self._complete(req, out, failure, result=result)
+        out.reason = WAITING
+        if not self.deps.lifecycle.heartbeat(
+            group=req.group, hook=req.hook, token=req.token, instance_id=req.instance_id
+        ):
+            out.reason = ActionGone.reason
+            return out
+        run.observer.decision(
+            WAITING,
+            level="warning",
+            az=out.az,
+            pool=req.pool,
+            waited_seconds=round(out.waited_seconds or 0.0),
+            wait_bound_seconds=bound,
+            detail=out.detail,
+        )
+        return out
 
     def refuse_misconfigured(
         self, *, instance_id: str, group: str, hook: str, token: str, failure: FixedIpError
@@ -101,9 +146,14 @@ class LaunchUseCase:
         return self._complete(req, out, failure)
 
     def _complete(
-        self, req: LaunchRequest | _Action, out: LaunchOutcome, failure: FixedIpError | None
+        self,
+        req: LaunchRequest | _Action,
+        out: LaunchOutcome,
+        failure: FixedIpError | None,
+        *,
+        result: str | None = None,
     ) -> LaunchOutcome:
-        out.result = decide(failure, self.settings.on_hostname_failure)
+        out.result = result or decide(failure, self.settings.on_hostname_failure)
         out.completed = self.deps.lifecycle.complete(
             group=req.group,
             hook=req.hook,
@@ -122,7 +172,7 @@ class LaunchUseCase:
             run.observer.decision("warm_pool_skipped", reason="warm_pool")
             return
         instance = self._ready_instance(run)
-        out.az = instance.az
+        out.az, out.launched_at = instance.az, instance.launch_time
         waiting = self.deps.lifecycle.waiting_instances(req.group, instance.az)
         if req.instance_id not in waiting:
             # Not (or no longer) in Pending:Wait: a late duplicate of a finished action.

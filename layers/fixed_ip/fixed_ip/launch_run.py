@@ -5,6 +5,7 @@ the invocation's deadline and the lifecycle hook's heartbeat."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fixed_ip.errors import Definitive, OutOfTime
 from fixed_ip.models import LaunchRequest
@@ -23,7 +24,8 @@ class Deps:
 class LaunchOutcome:
     """What happened, for the final log line, the metrics and the tests."""
 
-    result: str | None = None  # CONTINUE | ABANDON | None when the action was not active
+    # CONTINUE | ABANDON | None: the action was not active, or waits for an address
+    result: str | None = None
     reason: str = "ok"
     completed: bool = False  # False: AWS said the action was no longer active
     az: str | None = None
@@ -36,6 +38,10 @@ class LaunchOutcome:
     ssm_wait_seconds: float = 0.0
     detail: str | None = None
     aws_error: str | None = None  # the AWS error code of a definitive failure
+    # When the instance launched (its Pending:Wait began): a wait for an address is
+    # bounded from there.
+    launched_at: datetime | None = None
+    waited_seconds: float | None = None
 
 
 class ActionGone(Definitive):

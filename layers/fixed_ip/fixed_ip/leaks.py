@@ -22,18 +22,21 @@ def release_leaked(
     now: datetime,
     observer: Observer,
     on_error: Callable[..., None] | None = None,
+    known: dict[str, Instance] | None = None,
 ) -> list[str]:
     """Detach the pool's ENIs still attached to instances that are gone, after a grace;
     return their ids. With `on_error`, a detach that fails is handed to it (with the
-    ENI's ids) and the other ENIs are still released."""
+    ENI's ids) and the other ENIs are still released. `known`: the holders as already
+    described during the pass."""
     released: list[str] = []
     # Not the primary interfaces (device index 0) a launch template may have tagged:
     # EC2 deletes or keeps those with their instance.
     attached = sorted((e for e in enis if e.held), key=lambda e: e.eni_id)
     if not attached:
         return released
-    holders = sorted({e.instance_id or "" for e in attached})
-    known: dict[str, Instance] = {i.instance_id: i for i in compute.describe_instances(holders)}
+    if known is None:
+        holders = sorted({e.instance_id or "" for e in attached})
+        known = {i.instance_id: i for i in compute.describe_instances(holders)}
     grace = timedelta(seconds=settings.leak_grace_seconds)
     # Every attached ENI, not one per holder: a dead instance may hold two.
     for eni in attached:

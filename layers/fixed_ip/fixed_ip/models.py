@@ -62,6 +62,8 @@ class HookMetadata(BaseModel):
     pool: str | None = Field(default=None, pattern=POOL_NAME_PATTERN, max_length=POOL_NAME_MAX)
     # strict: JSON `true` or "1" is not a device index
     device_index: int | None = Field(default=None, ge=1, le=31, strict=True)
+    # The pool exhausted in the AZ: this hook's own policy (else the stack's parameter).
+    on_exhausted: Literal["ABANDON", "WAIT"] | None = None
 
     @classmethod
     def from_notification(cls, raw: str | None) -> HookMetadata:
@@ -135,6 +137,8 @@ class LaunchRequest(BaseModel):
     # Warm pools: an instance launched into the warm pool (then stopped) gets its ENI
     # when it leaves the pool for the group, with a launch action of its own.
     to_warm_pool: bool = False
+    # The hook's policy when the pool is exhausted (None: the stack's OnPoolExhausted).
+    on_exhausted: Literal["ABANDON", "WAIT"] | None = None
 
 
 class TerminateRequest(BaseModel):

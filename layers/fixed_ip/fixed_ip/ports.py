@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,6 +70,10 @@ class Lifecycle(ABC):
     @abstractmethod
     def managed_groups(self, hook_prefix: str) -> list[ManagedGroup]:
         """Groups with at least one lifecycle hook whose name starts with the prefix."""
+
+    @abstractmethod
+    def managed_group(self, name: str, hook_prefix: str) -> ManagedGroup | None:
+        """That one group, when it has a hook whose name starts with the prefix."""
 
     @abstractmethod
     def heartbeat(self, *, group: str, hook: str, token: str | None, instance_id: str) -> bool:
@@ -148,15 +153,19 @@ class Observer(ABC):
 
 
 class DimensionedObserver(Observer):
-    """`inner`, with `dimensions` on every metric that names none: the sweeper runs the
-    launch use case for a lost launch with the launch function's Pool dimension."""
+    """`inner`, with `dimensions` on every metric that names none: the sweeper and the
+    release path run the launch use case with the launch function's Pool dimension."""
 
-    def __init__(self, inner: Observer, dimensions: dict[str, str]) -> None:
+    def __init__(self, inner: Observer, dimensions: dict[str, str], **fields: Any) -> None:
         self.inner = inner
         self.dimensions = dict(dimensions)
         # The inner observer's own method, not a wrapper: the log line's "location"
-        # keeps naming the use case that decided.
-        self.decision = inner.decision  # type: ignore[method-assign]
+        # keeps naming the use case that decided. `fields` (the instance a launch run
+        # by the release path or the sweeper is about) go on every line; a line's own
+        # fields win over them.
+        self.decision = (  # type: ignore[method-assign]
+            functools.partial(inner.decision, **fields) if fields else inner.decision
+        )
 
     def decision(self, what: str, *, level: str = "info", **fields: Any) -> None:
         self.inner.decision(what, level=level, **fields)  # pragma: no cover - see __init__

@@ -24,6 +24,14 @@ class Settings(BaseModel):
     hostname_tag_key: str = Field(default="HostName", min_length=1, max_length=128)
     device_index: int = Field(default=1, ge=1, le=31)
     on_hostname_failure: Literal["ABANDON", "CONTINUE"] = "ABANDON"
+    # Pool exhausted in the instance's AZ: WAIT (in Pending:Wait, for the next address
+    # released there) or ABANDON (Auto Scaling then launches a replacement, which finds
+    # the same pool: relaunch churn). A hook may override it (`on_exhausted`).
+    on_pool_exhausted: Literal["ABANDON", "WAIT"] = "WAIT"
+    # WAIT's bound, from the instance's launch (when its Pending:Wait began): past it the
+    # wait ends ABANDON pool_exhausted. Auto Scaling ends any lifecycle action after 48 h
+    # or 100 heartbeat timeouts, whichever is shorter: keep the bound below that.
+    wait_for_address_seconds: int = Field(default=3600, ge=0, le=172800)
     ssm_wait_seconds: int = Field(default=300, ge=0, le=900)
     command_timeout_seconds: int = Field(default=60, ge=30, le=900)
     hook_prefix: str = Field(default="fixed-ip", min_length=1)

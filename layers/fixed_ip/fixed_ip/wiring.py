@@ -14,8 +14,6 @@ from fixed_ip.adapters.ec2 import Ec2Compute
 from fixed_ip.adapters.ssm import SsmRunCommand
 from fixed_ip.launch import Deps
 from fixed_ip.observability import SystemClock
-from fixed_ip.os_config import OsConfig
-from fixed_ip.ports import CommandResult, RunCommand
 from fixed_ip.settings import Settings
 
 # Adaptive retries: exponential back-off plus client-side rate limiting when EC2
@@ -28,41 +26,18 @@ AWS_CONFIG = Config(
 )
 
 
-class NoCommands(RunCommand):
-    """The RunCommand of a function that sends none (terminate): no SSM client is built,
-    and a call is a programming error, not a silent no-op."""
-
-    def _refuse(self, *_: object) -> None:
-        raise RuntimeError("this function was built without an SSM client")
-
-    def send_configure(self, instance_id: str, config: OsConfig, timeout_seconds: int) -> str:
-        self._refuse(instance_id)
-        return ""
-
-    def command_result(self, command_id: str, instance_id: str) -> CommandResult:
-        self._refuse(instance_id)
-        return CommandResult("Failed")
-
-
-def build(
-    environ: Mapping[str, str] | None = None, *, commands: bool = True
-) -> tuple[Settings, Deps]:
-    """Settings (ConfigurationError names a bad variable) and the adapters. `commands`
-    False: no SSM client (the terminate function sends no command, and its role has no
-    SSM permission)."""
+def build(environ: Mapping[str, str] | None = None) -> tuple[Settings, Deps]:
+    """Settings (ConfigurationError names a bad variable) and the adapters."""
     settings = Settings.from_env(os.environ if environ is None else environ)
     session = boto3.session.Session()
-    run_command: RunCommand = NoCommands()
-    if commands:
-        run_command = SsmRunCommand(
-            session.client("ssm", config=AWS_CONFIG), document=settings.document
-        )
     deps = Deps(
         compute=Ec2Compute(
             session.client("ec2", config=AWS_CONFIG), hostname_tag_key=settings.hostname_tag_key
         ),
         lifecycle=AutoScalingLifecycle(session.client("autoscaling", config=AWS_CONFIG)),
-        commands=run_command,
+        commands=SsmRunCommand(
+            session.client("ssm", config=AWS_CONFIG), document=settings.document
+        ),
         clock=SystemClock(),
     )
     return settings, deps

@@ -31,57 +31,70 @@ class AutoScalingLifecycle(Lifecycle):
         paginator = self.client.get_paginator("describe_auto_scaling_groups")
         for page in paginator.paginate():
             for raw in page.get("AutoScalingGroups", []):
-                name = raw["AutoScalingGroupName"]
-                hooks = [
-                    Hook(
-                        name=h["LifecycleHookName"],
-                        transition=h["LifecycleTransition"],
-                        metadata=h.get("NotificationMetadata"),
-                    )
-                    for h in self.client.describe_lifecycle_hooks(AutoScalingGroupName=name).get(
-                        "LifecycleHooks", []
-                    )
-                    if h["LifecycleHookName"].startswith(hook_prefix)
-                ]
-                if not hooks:
-                    continue
-                policy = raw.get("InstanceMaintenancePolicy") or {}
-                mhp = policy.get("MaxHealthyPercentage")
-                members = list(raw.get("Instances", []))
-                if raw.get("WarmPoolConfiguration"):
-                    # Warm pool instances are not in the group's Instances; one waiting
-                    # in Warmed:Pending:Wait whose event was lost needs the sweeper too.
-                    members += self._warm_pool(name)
-                groups.append(
-                    ManagedGroup(
-                        name=name,
-                        max_size=int(raw.get("MaxSize", 0)),
-                        azs=tuple(raw.get("AvailabilityZones", [])),
-                        instances=tuple(
-                            GroupInstance(
-                                instance_id=i["InstanceId"],
-                                az=i.get("AvailabilityZone", ""),
-                                lifecycle_state=i.get("LifecycleState", ""),
-                            )
-                            for i in members
-                        ),
-                        hooks=tuple(hooks),
-                        max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
-                        subnet_ids=tuple(
-                            s for s in raw.get("VPCZoneIdentifier", "").split(",") if s
-                        ),
-                    )
-                )
+                group = self._managed(raw, hook_prefix)
+                if group is not None:
+                    groups.append(group)
         return groups
 
-    def _warm_pool(self, group: str) -> list[dict[str, Any]]:
-        instances: list[dict[str, Any]] = []
+    def managed_group(self, name: str, hook_prefix: str) -> ManagedGroup | None:
+        resp = self.client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        for raw in resp.get("AutoScalingGroups", []):
+            return self._managed(raw, hook_prefix)
+        return None
+
+    def _managed(self, raw: dict[str, Any], hook_prefix: str) -> ManagedGroup | None:
+        name = raw["AutoScalingGroupName"]
+        hooks = [
+            Hook(
+                name=h["LifecycleHookName"],
+                transition=h["LifecycleTransition"],
+                metadata=h.get("NotificationMetadata"),
+            )
+            for h in self.client.describe_lifecycle_hooks(AutoScalingGroupName=name).get(
+                "LifecycleHooks", []
+            )
+            if h["LifecycleHookName"].startswith(hook_prefix)
+        ]
+        if not hooks:
+            return None
+        policy = raw.get("InstanceMaintenancePolicy") or {}
+        mhp = policy.get("MaxHealthyPercentage")
+        members = [
+            GroupInstance(
+                instance_id=i["InstanceId"],
+                az=i.get("AvailabilityZone", ""),
+                lifecycle_state=i.get("LifecycleState", ""),
+            )
+            for i in raw.get("Instances", [])
+        ]
+        if raw.get("WarmPoolConfiguration"):
+            # Warm pool instances are listed by DescribeWarmPool only (Warmed:* states).
+            members += self._warm_pool(name)
+        return ManagedGroup(
+            name=name,
+            max_size=int(raw.get("MaxSize", 0)),
+            azs=tuple(raw.get("AvailabilityZones", [])),
+            instances=tuple(members),
+            hooks=tuple(hooks),
+            max_healthy_percentage=int(mhp) if mhp and mhp > 0 else None,
+            subnet_ids=tuple(s for s in raw.get("VPCZoneIdentifier", "").split(",") if s),
+        )
+
+    def _warm_pool(self, group: str) -> list[GroupInstance]:
+        found: list[GroupInstance] = []
         params: dict[str, Any] = {"AutoScalingGroupName": group}
         while True:
             resp = self.client.describe_warm_pool(**params)
-            instances += resp.get("Instances", [])
+            found += [
+                GroupInstance(
+                    instance_id=i["InstanceId"],
+                    az=i.get("AvailabilityZone", ""),
+                    lifecycle_state=i.get("LifecycleState", ""),
+                )
+                for i in resp.get("Instances", [])
+            ]
             if not resp.get("NextToken"):
-                return instances
+                return found
             params["NextToken"] = resp["NextToken"]
 
     def _call(self, operation: str, **params: Any) -> bool:
