@@ -14,7 +14,7 @@ from fixed_ip.sweep_state import SweepPass
 
 def without_eni(sweep: SweepPass, group: ManagedGroup, pool: str) -> None:
     """InService instances of `group` that hold no ENI of `pool` (launched before the
-    hook existed, or a CONTINUE chosen by policy)."""
+    hook existed, or an ENI detached by hand)."""
     holders = {e.instance_id for e in sweep.pools[pool] if e.held}
     for gi in group.instances:
         if gi.lifecycle_state == "InService" and gi.instance_id not in holders:
