@@ -415,3 +415,30 @@ def test_the_sweeper_unknown_or_gone(healthy: Deployed, run: Run) -> None:
 )
 def test_schedule_seconds(expression: str, seconds: int | None) -> None:
     assert schedule_seconds(expression) == seconds
+
+
+# ------------------------------------------------------------------- terminate hook
+
+
+def test_the_terminate_hook_needs_to_outlast_the_release_only(healthy: Deployed, run: Run) -> None:
+    """The terminate function completes CONTINUE once the ENI is released (its wait,
+    FIXED_IP_RELEASE_WAIT_SECONDS, 60 s by default) and only then serves an instance
+    waiting for the address: a 300 s hook is enough for a function of 420 s (template.yaml
+    gives it FunctionTimeoutSeconds)."""
+    lam = healthy.aws.client("lambda")
+    terminate = healthy.controller.functions["TerminateFunction"]
+    lam.update_function_configuration(FunctionName=terminate, Timeout=420)
+    _, checks = doctor(run)
+    assert checks["terminate-hook"]["status"] == "pass", checks["terminate-hook"]
+    healthy.aws.client("autoscaling").put_lifecycle_hook(
+        AutoScalingGroupName=GROUP, LifecycleHookName="fixed-ip-terminate", HeartbeatTimeout=60
+    )
+    _, checks = doctor(run)
+    hook = checks["terminate-hook"]
+    assert hook["status"] == "warn"
+    assert hook["details"] == [
+        "fixed-ip-terminate: HeartbeatTimeout 60 s is not above the 60 s the terminate "
+        "function may wait for the ENI to be released before it completes the action "
+        "(FIXED_IP_RELEASE_WAIT_SECONDS, within its timeout): the hook may end before the "
+        "ENI is given back"
+    ]
