@@ -106,8 +106,9 @@ def test_the_refresh_the_operator_plans(six_over_six: Any, run: Run) -> None:
     --max-healthy-percent names the launch-first one the operator plans."""
     _, checks = doctor(run)
     assert checks["refresh"]["status"] == "pass"
-    assert "(no InstanceMaintenancePolicy: AWS's default for a refresh)" in (
-        checks["refresh"]["message"]
+    assert (
+        "(no InstanceMaintenancePolicy: AWS's default for a refresh)"
+        in (checks["refresh"]["message"])
     )
     _, checks = doctor(run, "--max-healthy-percent", "150")
     refresh = checks["refresh"]
@@ -129,9 +130,11 @@ def test_a_pool_short_even_for_terminate_first_fails(aws, run: Run) -> None:
         ImageId="ami-12c6146b",
         MinCount=1,
         MaxCount=1,
-        SubnetId=aws.client("autoscaling").describe_auto_scaling_groups(
-            AutoScalingGroupNames=[GROUP]
-        )["AutoScalingGroups"][0]["VPCZoneIdentifier"].split(",")[0],
+        SubnetId=aws.client("autoscaling")
+        .describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][0][
+            "VPCZoneIdentifier"
+        ]
+        .split(",")[0],
     )["Instances"][0]["InstanceId"]
     free = _free_enis(aws, AZ_A)
     ec2.attach_network_interface(NetworkInterfaceId=free[0], InstanceId=stray, DeviceIndex=1)

@@ -15,7 +15,6 @@ from fixed_ip_cli.awsutil import aws_errors, paginate
 from fixed_ip_cli.doctor.model import Options
 from fixed_ip_cli.enis import DEFAULT_MAX_HEALTHY_PERCENT, CliEc2, Eni
 
-
 # DescribeAutoScalingInstances takes at most 50 instance ids per call.
 _ASG_BATCH = 50
 

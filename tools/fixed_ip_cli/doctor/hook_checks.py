@@ -20,7 +20,6 @@ from fixed_ip_cli.doctor.model import (
 )
 from fixed_ip_cli.doctor.patterns import terminate_rules, unevaluated
 
-
 RELEASE_WAIT_ENV = "FIXED_IP_RELEASE_WAIT_SECONDS"
 RELEASE_WAIT_DEFAULT: int = Settings.model_fields["release_wait_seconds"].default
 

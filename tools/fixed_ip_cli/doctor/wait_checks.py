@@ -186,9 +186,7 @@ def check_sweeper(d: Deployment) -> Check:
             fix="; ".join(f"aws events enable-rule --name {r['Name']}" for r in schedules)
             or "redeploy the controller stack (its SweepSchedule)",
         )
-    intervals = {
-        r["Name"]: s for r in enabled if (s := schedule_seconds(r["ScheduleExpression"])) is not None
-    }
+    intervals = [s for r in enabled if (s := schedule_seconds(r["ScheduleExpression"]))]
     runs = ", ".join(_schedule_text(r) for r in enabled)
     if not waiting:
         return Check("sweeper", PASS, f"{name} runs on {runs}")
@@ -202,7 +200,7 @@ def check_sweeper(d: Deployment) -> Check:
             f"must run more often than the launch hook's HeartbeatTimeout ({hooks}), or "
             "instances waiting for an address are abandoned when their hook times out",
         )
-    every = min(intervals.values())
+    every = min(intervals)
     if every >= heartbeat:
         return Check(
             "sweeper",
