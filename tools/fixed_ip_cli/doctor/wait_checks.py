@@ -69,7 +69,8 @@ def waiting_hooks(d: Deployment) -> list[WaitingHook]:
     for hook in d.prefixed_hooks(LAUNCHING):
         metadata = hook_metadata(hook)
         if isinstance(metadata, HookMetadata) and _policy(d, metadata) == "WAIT":
-            out.append(WaitingHook(hook["LifecycleHookName"], int(hook["HeartbeatTimeout"])))
+            heartbeat = int(hook.get("HeartbeatTimeout", 3600))  # AWS's default
+            out.append(WaitingHook(hook["LifecycleHookName"], heartbeat))
     return out
 
 
