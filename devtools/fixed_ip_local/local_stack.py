@@ -97,9 +97,17 @@ def deploy(
         )["FunctionArn"]
         out.functions[logical_id] = name
         for event_name, event in resource["Properties"].get("Events", {}).items():
-            if event["Type"] != "EventBridgeRule":
-                continue  # the sweeper's schedule: doctor does not check it
             rule = f"{stack}-{logical_id}{event_name}"
+            if event["Type"] == "Schedule":
+                # The sweeper's schedule: doctor checks it against the launch hook's timeout.
+                schedule = event["Properties"]["Schedule"]
+                expression = params[schedule["Ref"]] if isinstance(schedule, dict) else schedule
+                events.put_rule(Name=rule, ScheduleExpression=expression, State="ENABLED")
+                events.put_targets(Rule=rule, Targets=[{"Id": logical_id, "Arn": arns[logical_id]}])
+                out.rules[logical_id] = rule
+                continue
+            if event["Type"] != "EventBridgeRule":
+                continue
             rule_arns[logical_id] = events.put_rule(
                 Name=rule, EventPattern=json.dumps(patterns[logical_id]), State="ENABLED"
             )["RuleArn"]

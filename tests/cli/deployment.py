@@ -27,7 +27,9 @@ STACK = "fixed-ip"
 FUNCTIONS = {
     "LaunchFunction": (420, "LaunchLifecycleAction", "LaunchFunctionName"),
     "TerminateFunction": (120, "TerminateLifecycleAction", "TerminateFunctionName"),
+    "SweeperFunction": (600, "Sweep", "SweeperFunctionName"),
 }
+SWEEP_SCHEDULE = "rate(5 minutes)"  # template.yaml's SweepSchedule default
 
 
 @dataclass
@@ -62,7 +64,10 @@ def deploy_controller(
     hook_prefix: str = "fixed-ip",
     document: str = DOCUMENT_NAME,
     launch_timeout: int = 420,
+    environment: dict[str, str] | None = None,
+    sweep_schedule: str = SWEEP_SCHEDULE,
 ) -> Controller:
+    """`environment` adds to (or overrides) the functions' template environment."""
     role = session.client("iam").create_role(
         RoleName="fixed-ip-function-role",
         AssumeRolePolicyDocument=json.dumps(
@@ -97,14 +102,21 @@ def deploy_controller(
                     "FIXED_IP_DOCUMENT": document,
                     "FIXED_IP_HOSTNAME_TAG_KEY": HOSTNAME_TAG,
                     "FIXED_IP_POOL_TAG_KEY": "fixed-ip:pool",
+                    "FIXED_IP_ON_POOL_EXHAUSTED": "WAIT",
+                    "FIXED_IP_WAIT_FOR_ADDRESS_SECONDS": "3600",
+                    **(environment or {}),
                 }
             },
         )["FunctionArn"]
-        # SAM names the rule <function logical id><event name>, with the template's pattern.
+        # SAM names the rule <function logical id><event name>, with the template's pattern
+        # (the sweeper's: its schedule).
         rule = f"{STACK}-{logical_id}{event_name}"
-        rule_arn = events.put_rule(
-            Name=rule, EventPattern=json.dumps(patterns[logical_id]), State="ENABLED"
-        )["RuleArn"]
+        trigger = (
+            {"ScheduleExpression": sweep_schedule}
+            if logical_id == "SweeperFunction"
+            else {"EventPattern": json.dumps(patterns[logical_id])}
+        )
+        rule_arn = events.put_rule(Name=rule, State="ENABLED", **trigger)["RuleArn"]
         events.put_targets(Rule=rule, Targets=[{"Id": logical_id, "Arn": arn}])
         lam.add_permission(
             FunctionName=name,

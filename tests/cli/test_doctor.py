@@ -64,9 +64,13 @@ ALL = [
     "terminate-hook",
     "rule",
     "permission",
+    "sweeper",
+    "wait-bound",
     "pool-coverage",
     "pool-capacity",
+    "refresh",
     "instances",
+    "held-outside",
 ]
 
 
@@ -98,7 +102,7 @@ def test_text_output(healthy: Deployed, run: Run) -> None:
     lines = result.out.splitlines()
     assert lines[0] == f"doctor: group {GROUP} in ap-northeast-1, controller stack fixed-ip"
     assert lines[1].startswith("PASS  stack           stack fixed-ip is CREATE_COMPLETE: function")
-    assert lines[-1] == "11 checks: 11 pass, 0 warn, 0 fail, 0 skip"
+    assert lines[-1] == "15 checks: 15 pass, 0 warn, 0 fail, 0 skip"
 
 
 def test_without_a_stack_given_function_and_document(healthy: Deployed, run: Run) -> None:
@@ -461,7 +465,14 @@ ALSO_AFFECTED = {
     "terminate function deleted": {"terminate-hook"},
     # the stack's rule targets a function that is gone
     "function deleted": {"rule", "launch-hook"},
-    "no pool ENI in an AZ": {"pool-capacity", "instances"},  # 0 usable; 1c lost its ENI
+    # 0 usable; 1c lost its ENI; no refresh fits either
+    "no pool ENI in an AZ": {"pool-capacity", "instances", "refresh"},
+    # a 300 s heartbeat is not longer than the sweeper's 5 minutes (policy WAIT)
+    "hook heartbeat below the function timeout": {"sweeper"},
+    # too few for the max size: too few for any refresh
+    "too few ENIs for the max size": {"refresh"},
+    "invalid host name tags": {"refresh"},
+    "ENIs reserved for other groups": {"refresh"},
 }
 
 

@@ -47,7 +47,11 @@ with the fix: controller stack, functions and SSM document; the group's launch h
 (opt-in name prefix, DefaultResult ABANDON, heartbeat above the function timeout) and
 terminate hook; the EventBridge rules (enabled, matching, targeting the functions) and
 the functions' invoke permissions; pool ENIs in every AZ of the group and enough of them
-for its max size plus the replacements' headroom; instances without a pool ENI.
+for its max size plus the replacements' headroom, and for an instance refresh at its
+MaxHealthyPercentage (checked before you start one: --max-healthy-percent P for the one
+you plan); instances without a pool ENI, and pool ENIs kept by instances detached from
+any group; the sweeper's schedule and the WAIT policy's bound against the launch hook's
+heartbeat timeout.
 The controller's names come from the stack's outputs (--stack, default fixed-ip); give
 --function and --document to check a controller deployed otherwise."""
 
@@ -140,6 +144,10 @@ def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -
         "--terminate-function",
         help="terminate (release) function name (overrides the stack output)",
     )
+    p.add_argument(
+        "--sweeper-function",
+        help="sweeper function name (overrides the stack output SweeperFunctionName)",
+    )
     p.add_argument("--document", help="the controller's SSM document (overrides the stack output)")
     p.add_argument(
         "--hook-prefix",
@@ -155,8 +163,9 @@ def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -
         type=_percent,
         metavar="P",
         help="capacity headroom: the group may run P%% of its MaxSize while replacing "
-        "instances (default: the group's InstanceMaintenancePolicy, else the stack's "
-        "MaxHealthyPercent, else 110)",
+        "instances, as the instance refresh you plan would (default: the group's "
+        "InstanceMaintenancePolicy, else the stack's MaxHealthyPercent, else 110; for the "
+        "refresh check, else 100, AWS's default for a refresh)",
     )
     p.set_defaults(func=cmd_doctor)
 
@@ -254,6 +263,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         stack=args.stack or None,
         function=args.function,
         terminate_function=args.terminate_function,
+        sweeper_function=args.sweeper_function,
         document=args.document,
         hook_prefix=args.hook_prefix,
         pool=args.pool,

@@ -14,14 +14,21 @@ the fix. What the checks cover, in order:
     rule           an enabled rule on the default bus matches this group's launch events
                    (EventBridge's TestEventPattern says so) and targets the launch function
     permission     each function's resource policy lets its rule invoke it
+    sweeper        the sweeper function exists and an enabled schedule runs it, more often
+                   than the launch hook's heartbeat timeout when instances wait (policy WAIT)
+    wait-bound     WaitForAddressSeconds below Auto Scaling's limit for a lifecycle action
+                   (48 h or 100 x the launch hook's heartbeat timeout)
     pool-coverage  every AZ of the group has ENIs of the pool
     pool-capacity  enough usable ENIs per AZ for the group's max size plus the headroom
                    replacements take (the sweeper's PoolShortfall uses the same figure)
+    refresh        before an instance refresh: the pool carries its replacements at the
+                   refresh's MaxHealthyPercentage (launch-first needs headroom)
     instances      instances of the group without a pool ENI (started before the hook)
+    held-outside   pool ENIs kept by instances in no Auto Scaling group (detached)
 
 Modules: model (Check, Options), controller_state / group_state / deployment (discovery),
 patterns (TestEventPattern), and the checks by subject: controller_checks, hook_checks,
-event_checks, pool_checks.
+event_checks, pool_checks, group_life_checks (refresh, held-outside), wait_checks.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 from fixed_ip_cli.doctor.controller_checks import check_document, check_function, check_stack
 from fixed_ip_cli.doctor.deployment import Deployment
 from fixed_ip_cli.doctor.event_checks import check_permission, check_rule
+from fixed_ip_cli.doctor.group_life_checks import check_held_outside, check_refresh
 from fixed_ip_cli.doctor.hook_checks import check_group, check_launch_hook, check_terminate_hook
 from fixed_ip_cli.doctor.model import FAIL, PASS, SKIP, WARN, Check, Options
 from fixed_ip_cli.doctor.pool_checks import (
@@ -39,6 +47,7 @@ from fixed_ip_cli.doctor.pool_checks import (
     check_pool_capacity,
     check_pool_coverage,
 )
+from fixed_ip_cli.doctor.wait_checks import check_sweeper, check_wait_bound
 from fixed_ip_cli.errors import AwsError
 
 __all__ = ["CHECKS", "FAIL", "PASS", "SKIP", "WARN", "Check", "Deployment", "Options", "run_checks"]
@@ -52,9 +61,13 @@ CHECKS: list[Callable[[Deployment], Check]] = [
     check_terminate_hook,
     check_rule,
     check_permission,
+    check_sweeper,
+    check_wait_bound,
     check_pool_coverage,
     check_pool_capacity,
+    check_refresh,
     check_instances,
+    check_held_outside,
 ]
 
 

@@ -77,6 +77,35 @@ class ControllerState:
     def terminate_function(self) -> dict[str, Any] | None:
         return self._function_config(self.terminate_function_name)
 
+    @cached_property
+    def sweeper_function_name(self) -> str | None:
+        return self.options.sweeper_function or self.output("SweeperFunctionName")
+
+    @cached_property
+    def sweeper_function(self) -> dict[str, Any] | None:
+        return self._function_config(self.sweeper_function_name)
+
+    @cached_property
+    def sweeper_schedules(self) -> list[dict[str, Any]]:
+        """The schedule rules that run the sweeper (SAM's `Schedule` event is an
+        EventBridge rule with a ScheduleExpression targeting the function)."""
+        arn = (self.sweeper_function or {}).get("FunctionArn")
+        if not arn:
+            return []
+        events = self.client("events")
+        with aws_errors("listing the EventBridge rules of the sweeper"):
+            names = paginate(events, "list_rule_names_by_target", "RuleNames", TargetArn=arn)
+            rules = []
+            for name in sorted(set(names)):
+                try:
+                    rule = events.describe_rule(Name=name)
+                except events.exceptions.ResourceNotFoundException:
+                    continue
+                if rule.get("ScheduleExpression"):
+                    rule.pop("ResponseMetadata", None)
+                    rules.append(rule)
+        return rules
+
     @property
     def function_env(self) -> dict[str, str]:
         return dict((self.function or {}).get("Environment", {}).get("Variables", {}))

@@ -4,14 +4,28 @@ its subnets and the pool's ENIs (through the controller's EC2 adapter, as `Eni`s
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from fixed_ip.errors import InvalidEvent
-from fixed_ip.models import LAUNCHING, HookMetadata
+from fixed_ip.leaks import GONE_STATES
+from fixed_ip.models import LAUNCHING, HookMetadata, Instance
 from fixed_ip_cli.awsutil import aws_errors, paginate
 from fixed_ip_cli.doctor.model import Options
 from fixed_ip_cli.enis import DEFAULT_MAX_HEALTHY_PERCENT, CliEc2, Eni
+
+# DescribeAutoScalingInstances takes at most 50 instance ids per call.
+_ASG_BATCH = 50
+
+
+@dataclass(frozen=True)
+class OutsideHolder:
+    """A pool ENI held by a live instance that no Auto Scaling group lists (detached from
+    the group, or never in one): the pool lost that address until someone acts."""
+
+    eni: Eni
+    instance: Instance
 
 
 def hook_metadata(hook: dict[str, Any]) -> HookMetadata | str:
@@ -126,3 +140,51 @@ class GroupState:
         with aws_errors("listing pool ENIs"):
             enis = self.ec2.every_pool()
         return sorted({e.pool or "" for e in enis} - {self.pool})
+
+    @cached_property
+    def warm_pool_ids(self) -> frozenset[str]:
+        """The group's warm pool instances (DescribeAutoScalingGroups does not list them)."""
+        if not (self.group or {}).get("WarmPoolConfiguration"):
+            return frozenset()
+        autoscaling = self.client("autoscaling")
+        found: set[str] = set()
+        params: dict[str, Any] = {"AutoScalingGroupName": self.options.group}
+        with aws_errors(f"describing the warm pool of {self.options.group}"):
+            while True:
+                page = autoscaling.describe_warm_pool(**params)
+                found |= {i["InstanceId"] for i in page.get("Instances", [])}
+                if not page.get("NextToken"):
+                    return frozenset(found)
+                params["NextToken"] = page["NextToken"]
+
+    @cached_property
+    def outside_holders(self) -> list[OutsideHolder]:
+        """Pool ENIs held by live instances (running or stopped) in no Auto Scaling group,
+        as the sweeper reports them (`eni_held_outside_group`). The group's own instances,
+        its warm pool's and those of any other group are left out (another group sharing
+        the pool uses its addresses as it should); so are instances shutting down or
+        terminated, whose ENI the sweeper gives back."""
+        members = {i["InstanceId"] for i in (self.group or {}).get("Instances", [])}
+        members |= self.warm_pool_ids
+        candidates = [e for e in self.pool_enis if e.held and e.instance_id not in members]
+        if not candidates:
+            return []
+        ids = sorted({e.instance_id for e in candidates if e.instance_id})
+        autoscaling = self.client("autoscaling")
+        in_a_group: set[str] = set()
+        with aws_errors("describing the instances that hold pool ENIs"):
+            # Read after the ENIs: an instance that joined a group meanwhile is in one here.
+            for start in range(0, len(ids), _ASG_BATCH):
+                chunk = ids[start : start + _ASG_BATCH]
+                found = autoscaling.describe_auto_scaling_instances(InstanceIds=chunk)
+                in_a_group |= {i["InstanceId"] for i in found["AutoScalingInstances"]}
+            live = {
+                i.instance_id: i
+                for i in self.ec2.describe_instances([i for i in ids if i not in in_a_group])
+                if i.state not in GONE_STATES
+            }
+        return [
+            OutsideHolder(eni=e, instance=live[e.instance_id])
+            for e in sorted(candidates, key=lambda e: (e.az, e.ip_key))
+            if e.instance_id in live
+        ]

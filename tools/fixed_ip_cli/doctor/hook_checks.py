@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fixed_ip.settings import Settings
 from fixed_ip_cli.doctor.deployment import Deployment
 from fixed_ip_cli.doctor.group_state import hook_metadata
 from fixed_ip_cli.doctor.model import (
@@ -18,6 +19,9 @@ from fixed_ip_cli.doctor.model import (
     no_group,
 )
 from fixed_ip_cli.doctor.patterns import terminate_rules, unevaluated
+
+RELEASE_WAIT_ENV = "FIXED_IP_RELEASE_WAIT_SECONDS"
+RELEASE_WAIT_DEFAULT: int = Settings.model_fields["release_wait_seconds"].default
 
 
 def check_group(d: Deployment) -> Check:
@@ -137,6 +141,22 @@ def _put_terminate_hook_command(d: Deployment, hook: str) -> str:
     )
 
 
+def _release_bound(d: Deployment) -> int | None:
+    """How long the terminate function may take before it completes the action: its wait
+    for the detached ENI (bounded by its timeout). It serves an instance waiting for the
+    address only after the CONTINUE, so its whole timeout is not the hook's concern."""
+    config = d.terminate_function or d.function
+    if config is None:
+        return None
+    env = config.get("Environment", {}).get("Variables", {})
+    try:
+        wait = int(env.get(RELEASE_WAIT_ENV, RELEASE_WAIT_DEFAULT))
+    except ValueError:
+        wait = RELEASE_WAIT_DEFAULT
+    timeout = config.get("Timeout")
+    return min(wait, int(timeout)) if timeout else wait
+
+
 def check_terminate_hook(d: Deployment) -> Check:
     if d.group is None:
         return no_group("terminate-hook", d)
@@ -183,11 +203,13 @@ def check_terminate_hook(d: Deployment) -> Check:
                 f"aws autoscaling delete-lifecycle-hook --auto-scaling-group-name "
                 f"{d.options.group} --lifecycle-hook-name {name}",
             )
-        timeout = (d.terminate_function or {}).get("Timeout")
-        if timeout is not None and heartbeat <= timeout:
+        release = _release_bound(d)
+        if release is not None and heartbeat <= release:
             details.append(
-                f"{name}: HeartbeatTimeout {heartbeat} s is not above the terminate function's "
-                f"timeout {timeout} s: the hook may end before the ENI is given back"
+                f"{name}: HeartbeatTimeout {heartbeat} s is not above the {release} s the "
+                "terminate function may wait for the ENI to be released before it completes "
+                f"the action ({RELEASE_WAIT_ENV}, within its timeout): the hook may end "
+                "before the ENI is given back"
             )
     names = ", ".join(h["LifecycleHookName"] for h in hooks)
     if details:

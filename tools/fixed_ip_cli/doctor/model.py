@@ -38,6 +38,7 @@ class Options:
     stack: str | None = DEFAULT_STACK
     function: str | None = None
     terminate_function: str | None = None
+    sweeper_function: str | None = None
     document: str | None = None
     hook_prefix: str | None = None
     pool: str | None = None
