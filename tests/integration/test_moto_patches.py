@@ -203,6 +203,14 @@ def _members(asg: Any, name: str = "web") -> dict[str, str]:
     return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
 
 
+def _complete(asg: Any, hook: str = "attach-eni", result: str = "CONTINUE", **target: str) -> None:
+    """CompleteLifecycleAction for group `web`'s `hook`, by LifecycleActionToken or by
+    InstanceId (`target`)."""
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="web", LifecycleHookName=hook, LifecycleActionResult=result, **target
+    )
+
+
 def _ec2_state(ec2: Any, instance_id: str) -> str:
     reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
     return reservations[0]["Instances"][0]["State"]["Name"]
@@ -578,24 +586,14 @@ def test_complete_with_wrong_token_or_instance_fails_validation_error(
     bad_token = str(uuid.uuid4())
 
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            LifecycleActionToken=bad_token,
-        )
+        _complete(asg, LifecycleActionToken=bad_token)
     assert _error(exc) == (
         "ValidationError",
         f"No active Lifecycle Action found with token {bad_token}",
     )
 
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            InstanceId="i-0123456789abcdef0",
-        )
+        _complete(asg, InstanceId="i-0123456789abcdef0")
     assert _error(exc) == (
         "ValidationError",
         "No active Lifecycle Action found with instance ID i-0123456789abcdef0",
@@ -613,13 +611,7 @@ def test_complete_with_wrong_token_or_instance_fails_validation_error(
 
     # Token and instance must both match.
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            LifecycleActionToken=token,
-            InstanceId="i-0123456789abcdef0",
-        )
+        _complete(asg, LifecycleActionToken=token, InstanceId="i-0123456789abcdef0")
     assert _error(exc) == (
         "ValidationError",
         f"No active Lifecycle Action found with token {token}",
@@ -660,19 +652,9 @@ def test_continue_by_instance_id_waits_for_every_launch_hook(
     (instance,) = _members(asg)
     assert len(events) == 2
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="CONTINUE",
-        InstanceId=instance,
-    )
+    _complete(asg, InstanceId=instance)
     assert _members(asg) == {instance: "Pending:Wait"}
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="warm-up",
-        LifecycleActionResult="CONTINUE",
-        InstanceId=instance,
-    )
+    _complete(asg, "warm-up", InstanceId=instance)
     assert _members(asg) == {instance: "InService"}
 
 
@@ -685,12 +667,7 @@ def test_abandon_terminates_the_instance_and_removes_it(
     eni = _eni(ec2, _ec2_subnet(ec2, instance))
     ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1)
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="ABANDON",
-        LifecycleActionToken=detail["LifecycleActionToken"],
-    )
+    _complete(asg, "attach-eni", "ABANDON", LifecycleActionToken=detail["LifecycleActionToken"])
 
     assert _ec2_state(ec2, instance) == "terminated"
     assert _members(asg) == {}
@@ -721,12 +698,7 @@ def test_heartbeat_is_recorded_and_needs_an_active_action(
     assert action["heartbeats"] == 2
     assert action["last_heartbeat"].timestamp() == clock.now
     assert action["created_at"].timestamp() == clock.now - 40
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="CONTINUE",
-        LifecycleActionToken=token,
-    )
+    _complete(asg, LifecycleActionToken=token)
     with pytest.raises(ClientError) as exc:
         asg.record_lifecycle_action_heartbeat(
             AutoScalingGroupName="web", LifecycleHookName="attach-eni", LifecycleActionToken=token
@@ -786,12 +758,7 @@ def test_terminate_hook_holds_scale_in_in_terminating_wait(
     asg.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=1)
     assert len(_members(asg)) == 2
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="release-eni",
-        LifecycleActionResult="CONTINUE",
-        LifecycleActionToken=detail["LifecycleActionToken"],
-    )
+    _complete(asg, "release-eni", LifecycleActionToken=detail["LifecycleActionToken"])
 
     assert _ec2_state(ec2, leaving) == "terminated"
     assert list(_members(asg).values()) == ["InService"]
@@ -807,12 +774,7 @@ def test_terminate_instance_in_group_with_terminate_hook_waits_and_replaces(
         hooks=[_hook_spec("attach-eni"), _hook_spec("release-eni", transition=TERMINATING)],
     )
     (first,) = _members(asg)
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="CONTINUE",
-        InstanceId=first,
-    )
+    _complete(asg, InstanceId=first)
 
     asg.terminate_instance_in_auto_scaling_group(
         InstanceId=first, ShouldDecrementDesiredCapacity=False
@@ -827,12 +789,7 @@ def test_terminate_instance_in_group_with_terminate_hook_waits_and_replaces(
         "release-eni",
         "attach-eni",
     ]
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="release-eni",
-        LifecycleActionResult="ABANDON",
-        InstanceId=first,
-    )
+    _complete(asg, "release-eni", "ABANDON", InstanceId=first)
     assert _ec2_state(ec2, first) == "terminated"
     assert _members(asg) == {replacement: "Pending:Wait"}
 
@@ -847,12 +804,7 @@ def test_ec2_termination_of_a_pending_instance_cancels_its_action_and_replaces_i
     ec2.terminate_instances(InstanceIds=[first])
 
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            LifecycleActionToken=detail["LifecycleActionToken"],
-        )
+        _complete(asg, LifecycleActionToken=detail["LifecycleActionToken"])
     assert _error(exc)[0] == "ValidationError"
     assert _action(first, "attach-eni")["state"] == "cancelled"
     (replacement,) = _members(asg)
