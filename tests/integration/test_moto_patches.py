@@ -145,6 +145,27 @@ def _clients(session: boto3.session.Session, service: str, threads: int) -> list
     return [distinct[i % len(distinct)] for i in range(threads)]
 
 
+def _race_attaches(session: boto3.session.Session, attaches: list[tuple[str, str]]) -> list[str]:
+    """Each (ENI, instance) attached at device index 1 from a thread and client of its own,
+    all released at once: per attach "attached" or the AWS error code it got."""
+    clients = _clients(session, "ec2", len(attaches))
+    barrier = threading.Barrier(len(attaches))
+
+    def attach(index: int) -> str:
+        eni, instance = attaches[index]
+        barrier.wait()
+        try:
+            clients[index].attach_network_interface(
+                NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1
+            )
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "attached"
+
+    with ThreadPoolExecutor(max_workers=len(attaches)) as pool:
+        return list(pool.map(attach, range(len(attaches))))
+
+
 def _eni(ec2: Any, subnet: str, ip: str | None = None) -> str:
     kwargs = {"PrivateIpAddress": ip} if ip else {}
     eni = ec2.create_network_interface(SubnetId=subnet, **kwargs)["NetworkInterface"]
@@ -196,6 +217,14 @@ def _group(
         VPCZoneIdentifier=f"{net['a']},{net['c']}",
         **kwargs,
     )
+
+
+def _one_pending(asg: Any, net: dict[str, str], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Group `web` with one instance waiting on its launch hook `attach-eni`: the detail of
+    the event that announced the action."""
+    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
+    (event,) = events
+    return event["detail"]
 
 
 def _members(asg: Any, name: str = "web") -> dict[str, str]:
@@ -380,21 +409,7 @@ def test_thirty_threads_racing_for_one_eni_exactly_one_wins(
 ) -> None:
     instances = _instances(ec2, net["a"], 30)
     eni = _eni(ec2, net["a"], "10.0.0.4")
-    clients = _clients(session, "ec2", len(instances))
-    barrier = threading.Barrier(len(instances))
-
-    def claim(index: int) -> str:
-        barrier.wait()
-        try:
-            clients[index].attach_network_interface(
-                NetworkInterfaceId=eni, InstanceId=instances[index], DeviceIndex=1
-            )
-        except ClientError as err:
-            return err.response["Error"]["Code"]
-        return "attached"
-
-    with ThreadPoolExecutor(max_workers=len(instances)) as pool:
-        outcomes = list(pool.map(claim, range(len(instances))))
+    outcomes = _race_attaches(session, [(eni, i) for i in instances])
 
     assert Counter(outcomes) == {"attached": 1, "InvalidNetworkInterface.InUse": 29}
     winner = instances[outcomes.index("attached")]
@@ -411,21 +426,7 @@ def test_thirty_threads_racing_for_one_device_index_exactly_one_wins(
 ) -> None:
     (instance,) = _instances(ec2, net["a"])
     enis = [_eni(ec2, net["a"]) for _ in range(30)]
-    clients = _clients(session, "ec2", len(enis))
-    barrier = threading.Barrier(len(enis))
-
-    def claim(index: int) -> str:
-        barrier.wait()
-        try:
-            clients[index].attach_network_interface(
-                NetworkInterfaceId=enis[index], InstanceId=instance, DeviceIndex=1
-            )
-        except ClientError as err:
-            return err.response["Error"]["Code"]
-        return "attached"
-
-    with ThreadPoolExecutor(max_workers=len(enis)) as pool:
-        outcomes = list(pool.map(claim, range(len(enis))))
+    outcomes = _race_attaches(session, [(e, instance) for e in enis])
 
     assert Counter(outcomes) == {"attached": 1, "InvalidParameterValue": 29}
     statuses = Counter(_eni_view(ec2, e)["Status"] for e in enis)
@@ -580,8 +581,7 @@ def test_hook_gates_only_instances_launched_after_it(
 def test_complete_with_wrong_token_or_instance_fails_validation_error(
     asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     instance, token = detail["EC2InstanceId"], detail["LifecycleActionToken"]
     bad_token = str(uuid.uuid4())
 
@@ -622,8 +622,7 @@ def test_complete_with_wrong_token_or_instance_fails_validation_error(
 def test_continue_puts_the_instance_in_service_and_a_duplicate_fails(
     asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     complete = {
         "AutoScalingGroupName": "web",
         "LifecycleHookName": "attach-eni",
@@ -661,8 +660,7 @@ def test_continue_by_instance_id_waits_for_every_launch_hook(
 def test_abandon_terminates_the_instance_and_removes_it(
     ec2: Any, asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     instance = detail["EC2InstanceId"]
     eni = _eni(ec2, _ec2_subnet(ec2, instance))
     ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1)
@@ -682,8 +680,7 @@ def test_abandon_terminates_the_instance_and_removes_it(
 def test_heartbeat_is_recorded_and_needs_an_active_action(
     asg: Any, net: dict[str, str], events: list[dict[str, Any]], clock: FakeClock
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     instance, token = detail["EC2InstanceId"], detail["LifecycleActionToken"]
     clock.advance(40)
 
@@ -797,8 +794,7 @@ def test_terminate_instance_in_group_with_terminate_hook_waits_and_replaces(
 def test_ec2_termination_of_a_pending_instance_cancels_its_action_and_replaces_it(
     ec2: Any, asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     first = detail["EC2InstanceId"]
 
     ec2.terminate_instances(InstanceIds=[first])
