@@ -23,6 +23,21 @@ EVENTS = ROOT / "events"
 FILE_EVENT_TIME = 1795672800.0
 
 
+# An Auto Scaling lifecycle action event's keys as AWS documents them, in AWS's order
+# (the simulated events and the property tests' mutations both follow it).
+TOP_KEYS = ["version", "id", "detail-type", "source", "account", "time", "region", "resources"]
+DETAIL_KEYS = [
+    "LifecycleActionToken",
+    "AutoScalingGroupName",
+    "LifecycleHookName",
+    "EC2InstanceId",
+    "LifecycleTransition",
+    "NotificationMetadata",
+    "Origin",
+    "Destination",
+]
+
+
 def load_event(name: str) -> Any:
     """An event from events/ (the files `sam local invoke -e` uses)."""
     return json.loads((EVENTS / name).read_text())

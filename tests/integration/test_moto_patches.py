@@ -22,6 +22,7 @@ from moto import mock_aws
 
 from fixed_ip_local import moto_patches
 from fixed_ip_local.moto_patches import LAUNCHING, TERMINATING
+from tests.helpers import DETAIL_KEYS, TOP_KEYS
 
 REGION = "ap-northeast-1"
 AZ_A, AZ_C = "ap-northeast-1a", "ap-northeast-1c"
@@ -498,17 +499,7 @@ def test_launch_hook_puts_new_instances_in_pending_wait_with_aws_shaped_events(
     ][0]["AutoScalingGroupARN"]
     assert len(events) == 2
     for event in events:
-        assert list(event) == [
-            "version",
-            "id",
-            "detail-type",
-            "source",
-            "account",
-            "time",
-            "region",
-            "resources",
-            "detail",
-        ]
+        assert list(event) == [*TOP_KEYS, "detail"]
         uuid.UUID(event["id"])
         assert event["version"] == "0"
         assert event["detail-type"] == "EC2 Instance-launch Lifecycle Action"
@@ -518,16 +509,7 @@ def test_launch_hook_puts_new_instances_in_pending_wait_with_aws_shaped_events(
         assert event["region"] == REGION
         assert event["resources"] == [group_arn]
         detail = event["detail"]
-        assert list(detail) == [
-            "LifecycleActionToken",
-            "AutoScalingGroupName",
-            "LifecycleHookName",
-            "EC2InstanceId",
-            "LifecycleTransition",
-            "NotificationMetadata",
-            "Origin",
-            "Destination",
-        ]
+        assert list(detail) == DETAIL_KEYS
         uuid.UUID(detail["LifecycleActionToken"])
         assert detail["AutoScalingGroupName"] == "web"
         assert detail["LifecycleHookName"] == "attach-eni"
