@@ -1,4 +1,5 @@
-"""Shared test helpers: the repository's own event files and log capture."""
+"""Shared test helpers: the repository's own event files, log capture, and running a
+process or a local server the way the slow tests do."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import io
 import itertools
 import json
 import logging
+import socket
+import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,21 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 # The time stamp of the events/ files (2026-11-26T06:00:00Z).
 FILE_EVENT_TIME = 1795672800.0
+
+
+# An Auto Scaling lifecycle action event's keys as AWS documents them, in AWS's order
+# (the simulated events and the property tests' mutations both follow it).
+TOP_KEYS = ["version", "id", "detail-type", "source", "account", "time", "region", "resources"]
+DETAIL_KEYS = [
+    "LifecycleActionToken",
+    "AutoScalingGroupName",
+    "LifecycleHookName",
+    "EC2InstanceId",
+    "LifecycleTransition",
+    "NotificationMetadata",
+    "Origin",
+    "Destination",
+]
 
 
 def load_event(name: str) -> Any:
@@ -62,3 +81,20 @@ class LogCapture:
 
     def decisions(self, what: str | None = None) -> list[dict[str, Any]]:
         return [line for line in self.lines() if what is None or line.get("decision") == what]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a local server of a test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_captured(
+    argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run a fixed argument list (never a shell string) and capture its text output; the
+    caller asserts on the exit code, so a failure shows what the process printed."""
+    return subprocess.run(  # noqa: S603 - fixed argument lists from the tests, no shell
+        list(argv), capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout, check=False
+    )

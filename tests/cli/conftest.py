@@ -39,6 +39,25 @@ def fresh_client(service: str) -> Any:
     return real_client(boto3.Session(region_name=REGION, botocore_session=_BOTOCORE), service)
 
 
+def refuse_call(
+    monkeypatch: pytest.MonkeyPatch, service: str, operation: str, code: str, message: str
+) -> None:
+    """The CLI's clients answer `service`'s `operation` with the AWS error `code`, as AWS
+    would (a denied permission, a refused pattern), before any request is sent. Each is a
+    client of its own: a handler on a shared client would outlive the test."""
+    from botocore.exceptions import ClientError
+
+    def refused(**kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+    def client(session: Any, name: str) -> Any:
+        made = fresh_client(name)
+        made.meta.events.register(f"before-call.{service}.{operation}", refused)
+        return made
+
+    monkeypatch.setattr(awsutil, "client", client)
+
+
 class Clients:
     """What the tests and the world builders use as a boto3 session."""
 

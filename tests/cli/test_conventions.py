@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from fixed_ip_cli.errors import (
 )
 from fixed_ip_cli.render import Progress, table
 from tests.cli.conftest import Run
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port
 
 # ------------------------------------------------------------------- in-process conventions
 
@@ -194,19 +193,13 @@ def fixed_ip(*argv: str, env: dict[str, str] | None = None, **kwargs: Any) -> An
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[Any]:
     """The simulated AWS on a loopback port, seeded with a pool; `env` points `fixed-ip`
     at it."""
     from fixed_ip_local import local_aws
 
-    server = local_aws.start(port=_free_port(), pending=0, out_dir=tmp_path / "events")
+    server = local_aws.start(port=free_port(), pending=0, out_dir=tmp_path / "events")
     server.env = {
         "AWS_ENDPOINT_URL": server.endpoint,
         "AWS_ACCESS_KEY_ID": "local",

@@ -12,7 +12,7 @@ import pytest
 
 from fixed_ip_cli.errors import EXIT_FAILED, EXIT_OK
 from fixed_ip_local.world import World, build_world, create_pool_eni
-from tests.cli.conftest import Run, fresh_client
+from tests.cli.conftest import Run, fresh_client, refuse_call
 from tests.cli.deployment import (
     Controller,
     add_terminate_hook,
@@ -560,22 +560,9 @@ def test_the_groups_maintenance_policy_wins_over_the_stacks_parameter() -> None:
 
 
 def test_an_aws_error_in_one_check_fails_that_check_only(healthy: Deployed, run: Run, monkeypatch):
-    from botocore.exceptions import ClientError
-
-    from fixed_ip_cli import awsutil
-
-    def denied(**kwargs: Any) -> None:
-        raise ClientError(
-            {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}},
-            "ListRuleNamesByTarget",
-        )
-
-    def client(session: Any, service: str) -> Any:
-        made = fresh_client(service)  # not the shared one: the handler must not outlive the test
-        made.meta.events.register("before-call.events.ListRuleNamesByTarget", denied)
-        return made
-
-    monkeypatch.setattr(awsutil, "client", client)
+    refuse_call(
+        monkeypatch, "events", "ListRuleNamesByTarget", "AccessDeniedException", "not allowed"
+    )
     code, checks = doctor(run)
     assert code == EXIT_FAILED
     assert checks["rule"]["status"] == "fail"
@@ -652,22 +639,9 @@ def test_a_pattern_eventbridge_refuses_is_a_warning_naming_it(
     healthy: Deployed, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """EventBridge's own reason is passed on; the rule is left unevaluated (warn)."""
-    from botocore.exceptions import ClientError
-
-    from fixed_ip_cli import awsutil
-
     reason = "Event pattern is not valid. Reason: Unrecognized match type future-matcher"
 
-    def refused(**kwargs: Any) -> None:
-        error = {"Code": "InvalidEventPatternException", "Message": reason}
-        raise ClientError({"Error": error}, "TestEventPattern")
-
-    def client(session: Any, service: str) -> Any:
-        made = fresh_client(service)  # not the shared one: the handler must not outlive the test
-        made.meta.events.register("before-call.events.TestEventPattern", refused)
-        return made
-
-    monkeypatch.setattr(awsutil, "client", client)
+    refuse_call(monkeypatch, "events", "TestEventPattern", "InvalidEventPatternException", reason)
     code, checks = doctor(run)
     assert code == EXIT_OK
     rule = checks["rule"]
@@ -683,20 +657,7 @@ def test_a_pattern_eventbridge_refuses_is_a_warning_naming_it(
 def test_doctor_needs_permission_to_test_patterns(
     healthy: Deployed, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from botocore.exceptions import ClientError
-
-    from fixed_ip_cli import awsutil
-
-    def denied(**kwargs: Any) -> None:
-        error = {"Code": "AccessDeniedException", "Message": "not allowed"}
-        raise ClientError({"Error": error}, "TestEventPattern")
-
-    def client(session: Any, service: str) -> Any:
-        made = fresh_client(service)
-        made.meta.events.register("before-call.events.TestEventPattern", denied)
-        return made
-
-    monkeypatch.setattr(awsutil, "client", client)
+    refuse_call(monkeypatch, "events", "TestEventPattern", "AccessDeniedException", "not allowed")
     code, checks = doctor(run)
     assert code == EXIT_FAILED
     assert checks["terminate-hook"]["message"].startswith(

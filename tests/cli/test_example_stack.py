@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from fixed_ip_cli.spec import load_spec
 from tests.cli.test_spec import SEED_SPEC
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_captured
 
 STACK = ROOT / "examples" / "seed-environment.yaml"
 CONTROLLER = ROOT / "template.yaml"
@@ -172,26 +171,9 @@ def test_checkov(tmp_path: Path) -> None:
     # The same offline run as tests/template: no downloads, no Bridgecrew mapping API.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BC_", "CKV_"))}
     env["BC_SKIP_MAPPING"] = "TRUE"
-    proc = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-        [
-            sys.executable,
-            "-m",
-            "checkov.main",
-            "--file",
-            str(STACK),
-            "--framework",
-            "cloudformation",
-            "--output",
-            "json",
-            "--skip-download",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    argv = [sys.executable, "-m", "checkov.main", "--file", str(STACK)]
+    options = ["--framework", "cloudformation", "--output", "json", "--skip-download"]
+    proc = run_captured([*argv, *options], cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}):\n{proc.stderr}"
     report = json.loads(proc.stdout)
     (cfn,) = [

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from fixed_ip_cli.errors import EXIT_AWS, EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from tests.cli.conftest import Run, Vpc, fresh_client
+from tests.cli.conftest import Run, Vpc, refuse_call
 from tests.cli.test_spec import SEED_SPEC
 
 SEED = str(SEED_SPEC)
@@ -361,22 +361,13 @@ def test_an_invalid_spec_fails_before_any_aws_call(run: Run, tmp_path: Path) -> 
 
 
 def test_aws_errors_are_one_line_with_exit_3(aws, seed_vpc: Vpc, run: Run, monkeypatch) -> None:
-    from botocore.exceptions import ClientError
-
-    from fixed_ip_cli import awsutil
-
-    def denied(**kwargs: Any) -> None:
-        raise ClientError(
-            {"Error": {"Code": "UnauthorizedOperation", "Message": "You are not authorized"}},
-            "CreateNetworkInterface",
-        )
-
-    def client(session: Any, service: str) -> Any:
-        made = fresh_client(service)  # not the shared one: the handler must not outlive the test
-        made.meta.events.register("before-call.ec2.CreateNetworkInterface", denied)
-        return made
-
-    monkeypatch.setattr(awsutil, "client", client)
+    refuse_call(
+        monkeypatch,
+        "ec2",
+        "CreateNetworkInterface",
+        "UnauthorizedOperation",
+        "You are not authorized",
+    )
     result = run("pool", "apply", SEED, "-q")
     assert result.code == EXIT_AWS
     assert "Traceback" not in result.err

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, free_port, run_captured
 
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 MARKERS = {"local-aws", "run", "make", "aws"}
@@ -186,12 +185,6 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _script(docs_blocks: list[Block], port: int | None) -> str:
     parts = ["set -euo pipefail"]
     aws_cli = shutil.which("aws") is not None
@@ -209,15 +202,8 @@ def _script(docs_blocks: list[Block], port: int | None) -> str:
 
 
 def _run(script: str, cwd: Path, env: dict[str, str], what: str) -> None:
-    proc = subprocess.run(  # noqa: S603 - the repository's own documented commands
-        [BASH, "-c", script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    # the repository's own documented commands
+    proc = run_captured([BASH, "-c", script], cwd=cwd, env=env, timeout=300)
     if "SKIPPED (no AWS CLI)" in proc.stderr:
         import warnings
 
@@ -237,7 +223,7 @@ def _documents(marker: str) -> list[Path]:
 def test_local_aws_walkthrough_runs_as_written(path: Path, tmp_path: Path) -> None:
     cwd = _scratch(tmp_path)
     env = _environment(tmp_path)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [str(VENV_BIN / "fixed-ip"), "local-aws", "--port", str(port)],
         cwd=cwd,

@@ -44,6 +44,20 @@ def snapshot(aws: Any) -> tuple:
     return enis, tags, len(commands)
 
 
+def invoke_changing_nothing(
+    aws: Any, runner: Any, event: dict[str, Any], mutating: dict[str, int] = ABANDON_ONLY
+) -> dict[str, Any]:
+    """Invoke the controller once on bad input and assert that it changed nothing: no
+    mutating AWS call but `mutating` (by default the ABANDON itself), and every ENI, tag
+    and command as it was. Returns the invocation's result."""
+    before = snapshot(aws)
+    with metered() as meter:
+        result = runner.invoke(event)
+    assert meter.mutating() == mutating
+    assert snapshot(aws) == before
+    return result
+
+
 def launch_one(aws: Any, events: list, world: World) -> dict[str, Any]:
     aws.client("autoscaling").set_desired_capacity(
         AutoScalingGroupName=world.group, DesiredCapacity=1
@@ -99,9 +113,7 @@ def test_hostile_host_name_tag_is_refused_and_changes_nothing(aws, events, make_
     iid = event["detail"]["EC2InstanceId"]
     # The stack's policy ABANDON: the instance is refused at once (WAIT would keep it).
     runner = make_runner(OnPoolExhausted="ABANDON")
-    before = snapshot(aws)
-    with metered() as meter:
-        result = runner.invoke(event)
+    result = invoke_changing_nothing(aws, runner, event)
     assert (result["result"], result["reason"]) == ("ABANDON", "pool_exhausted")
     [refused] = runner.logs.decisions("eni_refused")
     [eni_id] = world.enis
@@ -111,8 +123,6 @@ def test_hostile_host_name_tag_is_refused_and_changes_nothing(aws, events, make_
         iid,
     )
     assert tag.says in refused["detail"]
-    assert meter.mutating() == ABANDON_ONLY
-    assert snapshot(aws) == before
     assert moto_patches.os_hostname(iid) is None
     assert pool_problems(aws, world.group, world.pool) == []
 
@@ -192,15 +202,11 @@ def test_no_usable_pool_eni_in_the_instance_az_and_vpc(aws, events, make_runner,
     says = WRONG_POOLS[case](aws, world)
     event = launch_one(aws, events, world)
     runner = make_runner()
-    before = snapshot(aws)
-    with metered() as meter:
-        result = runner.invoke(event)
+    result = invoke_changing_nothing(aws, runner, event)
     assert (result["result"], result["reason"]) == ("ABANDON", "pool_not_in_az")
     assert says in result["detail"] and "tag ENIs with fixed-ip:pool=" in result["detail"]
     [final] = runner.logs.decisions("lifecycle_completed")
     assert final["level"] == "WARNING" and final["detail"] == result["detail"]
-    assert meter.mutating() == ABANDON_ONLY
-    assert snapshot(aws) == before
     assert pool_problems(aws, world.group, world.pool) == []
 
 
@@ -232,15 +238,11 @@ def test_event_naming_another_group_for_a_real_instance(aws, events, make_runner
     event = copy.deepcopy(launch_one(aws, events, world))
     event["detail"]["AutoScalingGroupName"] = "someone-elses-asg"
     runner = make_runner()
-    before = snapshot(aws)
-    with metered() as meter:
-        result = runner.invoke(event)
+    result = invoke_changing_nothing(aws, runner, event, mutating={})
     assert (result["result"], result["reason"]) == ("REFUSED", "invalid_event")
     assert f"belongs to group {world.group!r}, not 'someone-elses-asg'" in result["detail"]
     [line] = runner.logs.decisions("event_refused")
     assert line["level"] == "ERROR"
-    assert meter.mutating() == {}
-    assert snapshot(aws) == before
     assert moto_patches.lifecycle_actions()[0]["state"] == "active"
 
 
@@ -249,23 +251,15 @@ def test_event_for_an_instance_ec2_does_not_know(aws, events, make_runner):
     ABANDON instance_gone, and AWS answers that no such action is active."""
     build_world(aws, per_az=1, azs=1)
     runner = make_runner()
-    before = snapshot(aws)
-    with metered() as meter:
-        result = runner.invoke(load_event("launch.json"))
+    result = invoke_changing_nothing(aws, runner, load_event("launch.json"))
     assert (result["decision"], result["reason"]) == ("lifecycle_not_active", "instance_gone")
     assert "i-1234567890abcdef0" in result["detail"]
-    assert meter.mutating() == ABANDON_ONLY
-    assert snapshot(aws) == before
 
 
 def test_group_name_that_cannot_name_a_pool(aws, events, make_runner):
     world = build_world(aws, group="web(asg)", pool="web-pool", per_az=1, azs=1)
     event = launch_one(aws, events, world)
     runner = make_runner()
-    before = snapshot(aws)
-    with metered() as meter:
-        result = runner.invoke(event)
+    result = invoke_changing_nothing(aws, runner, event)
     assert (result["result"], result["reason"]) == ("ABANDON", "invalid_metadata")
     assert "cannot be a pool name" in result["detail"]
-    assert meter.mutating() == ABANDON_ONLY
-    assert snapshot(aws) == before

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "instance" / "fixed-ip-configure.sh"
 INSTALL_DEPS = REPO / "tests" / "instance" / "install-deps.sh"
@@ -94,6 +96,10 @@ def _netns_unusable() -> str | None:
 
 
 NETNS_UNUSABLE = _netns_unusable()
+# The mark of every test that needs namespaces: skipped, saying why, where they cannot run.
+needs_netns = pytest.mark.skipif(
+    NETNS_UNUSABLE is not None, reason=f"network namespaces unavailable: {NETNS_UNUSABLE}"
+)
 
 
 _counter = itertools.count()

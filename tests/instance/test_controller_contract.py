@@ -14,15 +14,13 @@ from tests.instance.netns import (
     ADDRESS,
     CIDR,
     MAC,
-    NETNS_UNUSABLE,
     Namespaces,
     make_root,
+    needs_netns,
     run_script,
 )
 
-pytestmark = pytest.mark.skipif(
-    NETNS_UNUSABLE is not None, reason=f"network namespaces unavailable: {NETNS_UNUSABLE}"
-)
+pytestmark = needs_netns
 
 
 def _config(**overrides: object) -> OsConfig:

@@ -28,7 +28,6 @@ from tests.instance.netns import (
     ADDRESS,
     IP,
     MAC,
-    NETNS_UNUSABLE,
     PATH,
     PRIMARY_ADDRESS,
     PRIMARY_MAC,
@@ -39,13 +38,12 @@ from tests.instance.netns import (
     flush_live,
     live_state,
     make_root,
+    needs_netns,
     run_script,
     sh,
 )
 
-pytestmark = pytest.mark.skipif(
-    NETNS_UNUSABLE is not None, reason=f"network namespaces unavailable: {NETNS_UNUSABLE}"
-)
+pytestmark = needs_netns
 
 PORT = 8080
 SERVER = """

@@ -21,20 +21,18 @@ from tests.instance.netns import (
     CIDR,
     IP,
     MAC,
-    NETNS_UNUSABLE,
     PRIMARY_MAC,
     Namespaces,
     add_veth,
     live_state,
     make_root,
+    needs_netns,
     parse_unit,
     run_script,
     snapshot,
 )
 
-pytestmark = pytest.mark.skipif(
-    NETNS_UNUSABLE is not None, reason=f"network namespaces unavailable: {NETNS_UNUSABLE}"
-)
+pytestmark = needs_netns
 
 
 def _mode(path: Path) -> int:

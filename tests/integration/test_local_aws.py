@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -13,13 +12,7 @@ import boto3
 import pytest
 
 from fixed_ip_local import local_aws
-from tests.helpers import EVENTS, ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import EVENTS, ROOT, free_port, run_captured
 
 
 @pytest.fixture
@@ -37,23 +30,8 @@ def invoke(server, event_file) -> dict:
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_REGION": "ap-northeast-1",
     }
-    proc = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "fixed_ip_local.cli",
-            "invoke",
-            "LaunchFunction",
-            "-e",
-            str(event_file),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    argv = [sys.executable, "-m", "fixed_ip_local.cli", "invoke", "LaunchFunction"]
+    proc = run_captured([*argv, "-e", str(event_file)], cwd=ROOT, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     # stdout carries what CloudWatch would: the JSON log lines, the EMF blob, the result

@@ -22,6 +22,7 @@ from moto import mock_aws
 
 from fixed_ip_local import moto_patches
 from fixed_ip_local.moto_patches import LAUNCHING, TERMINATING
+from tests.helpers import DETAIL_KEYS, TOP_KEYS
 
 REGION = "ap-northeast-1"
 AZ_A, AZ_C = "ap-northeast-1a", "ap-northeast-1c"
@@ -145,6 +146,27 @@ def _clients(session: boto3.session.Session, service: str, threads: int) -> list
     return [distinct[i % len(distinct)] for i in range(threads)]
 
 
+def _race_attaches(session: boto3.session.Session, attaches: list[tuple[str, str]]) -> list[str]:
+    """Each (ENI, instance) attached at device index 1 from a thread and client of its own,
+    all released at once: per attach "attached" or the AWS error code it got."""
+    clients = _clients(session, "ec2", len(attaches))
+    barrier = threading.Barrier(len(attaches))
+
+    def attach(index: int) -> str:
+        eni, instance = attaches[index]
+        barrier.wait()
+        try:
+            clients[index].attach_network_interface(
+                NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1
+            )
+        except ClientError as err:
+            return err.response["Error"]["Code"]
+        return "attached"
+
+    with ThreadPoolExecutor(max_workers=len(attaches)) as pool:
+        return list(pool.map(attach, range(len(attaches))))
+
+
 def _eni(ec2: Any, subnet: str, ip: str | None = None) -> str:
     kwargs = {"PrivateIpAddress": ip} if ip else {}
     eni = ec2.create_network_interface(SubnetId=subnet, **kwargs)["NetworkInterface"]
@@ -198,9 +220,25 @@ def _group(
     )
 
 
+def _one_pending(asg: Any, net: dict[str, str], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Group `web` with one instance waiting on its launch hook `attach-eni`: the detail of
+    the event that announced the action."""
+    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
+    (event,) = events
+    return event["detail"]
+
+
 def _members(asg: Any, name: str = "web") -> dict[str, str]:
     group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
     return {i["InstanceId"]: i["LifecycleState"] for i in group["Instances"]}
+
+
+def _complete(asg: Any, hook: str = "attach-eni", result: str = "CONTINUE", **target: str) -> None:
+    """CompleteLifecycleAction for group `web`'s `hook`, by LifecycleActionToken or by
+    InstanceId (`target`)."""
+    asg.complete_lifecycle_action(
+        AutoScalingGroupName="web", LifecycleHookName=hook, LifecycleActionResult=result, **target
+    )
 
 
 def _ec2_state(ec2: Any, instance_id: str) -> str:
@@ -372,21 +410,7 @@ def test_thirty_threads_racing_for_one_eni_exactly_one_wins(
 ) -> None:
     instances = _instances(ec2, net["a"], 30)
     eni = _eni(ec2, net["a"], "10.0.0.4")
-    clients = _clients(session, "ec2", len(instances))
-    barrier = threading.Barrier(len(instances))
-
-    def claim(index: int) -> str:
-        barrier.wait()
-        try:
-            clients[index].attach_network_interface(
-                NetworkInterfaceId=eni, InstanceId=instances[index], DeviceIndex=1
-            )
-        except ClientError as err:
-            return err.response["Error"]["Code"]
-        return "attached"
-
-    with ThreadPoolExecutor(max_workers=len(instances)) as pool:
-        outcomes = list(pool.map(claim, range(len(instances))))
+    outcomes = _race_attaches(session, [(eni, i) for i in instances])
 
     assert Counter(outcomes) == {"attached": 1, "InvalidNetworkInterface.InUse": 29}
     winner = instances[outcomes.index("attached")]
@@ -403,21 +427,7 @@ def test_thirty_threads_racing_for_one_device_index_exactly_one_wins(
 ) -> None:
     (instance,) = _instances(ec2, net["a"])
     enis = [_eni(ec2, net["a"]) for _ in range(30)]
-    clients = _clients(session, "ec2", len(enis))
-    barrier = threading.Barrier(len(enis))
-
-    def claim(index: int) -> str:
-        barrier.wait()
-        try:
-            clients[index].attach_network_interface(
-                NetworkInterfaceId=enis[index], InstanceId=instance, DeviceIndex=1
-            )
-        except ClientError as err:
-            return err.response["Error"]["Code"]
-        return "attached"
-
-    with ThreadPoolExecutor(max_workers=len(enis)) as pool:
-        outcomes = list(pool.map(claim, range(len(enis))))
+    outcomes = _race_attaches(session, [(e, instance) for e in enis])
 
     assert Counter(outcomes) == {"attached": 1, "InvalidParameterValue": 29}
     statuses = Counter(_eni_view(ec2, e)["Status"] for e in enis)
@@ -489,17 +499,7 @@ def test_launch_hook_puts_new_instances_in_pending_wait_with_aws_shaped_events(
     ][0]["AutoScalingGroupARN"]
     assert len(events) == 2
     for event in events:
-        assert list(event) == [
-            "version",
-            "id",
-            "detail-type",
-            "source",
-            "account",
-            "time",
-            "region",
-            "resources",
-            "detail",
-        ]
+        assert list(event) == [*TOP_KEYS, "detail"]
         uuid.UUID(event["id"])
         assert event["version"] == "0"
         assert event["detail-type"] == "EC2 Instance-launch Lifecycle Action"
@@ -509,16 +509,7 @@ def test_launch_hook_puts_new_instances_in_pending_wait_with_aws_shaped_events(
         assert event["region"] == REGION
         assert event["resources"] == [group_arn]
         detail = event["detail"]
-        assert list(detail) == [
-            "LifecycleActionToken",
-            "AutoScalingGroupName",
-            "LifecycleHookName",
-            "EC2InstanceId",
-            "LifecycleTransition",
-            "NotificationMetadata",
-            "Origin",
-            "Destination",
-        ]
+        assert list(detail) == DETAIL_KEYS
         uuid.UUID(detail["LifecycleActionToken"])
         assert detail["AutoScalingGroupName"] == "web"
         assert detail["LifecycleHookName"] == "attach-eni"
@@ -572,30 +563,19 @@ def test_hook_gates_only_instances_launched_after_it(
 def test_complete_with_wrong_token_or_instance_fails_validation_error(
     asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     instance, token = detail["EC2InstanceId"], detail["LifecycleActionToken"]
     bad_token = str(uuid.uuid4())
 
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            LifecycleActionToken=bad_token,
-        )
+        _complete(asg, LifecycleActionToken=bad_token)
     assert _error(exc) == (
         "ValidationError",
         f"No active Lifecycle Action found with token {bad_token}",
     )
 
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            InstanceId="i-0123456789abcdef0",
-        )
+        _complete(asg, InstanceId="i-0123456789abcdef0")
     assert _error(exc) == (
         "ValidationError",
         "No active Lifecycle Action found with instance ID i-0123456789abcdef0",
@@ -613,13 +593,7 @@ def test_complete_with_wrong_token_or_instance_fails_validation_error(
 
     # Token and instance must both match.
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            LifecycleActionToken=token,
-            InstanceId="i-0123456789abcdef0",
-        )
+        _complete(asg, LifecycleActionToken=token, InstanceId="i-0123456789abcdef0")
     assert _error(exc) == (
         "ValidationError",
         f"No active Lifecycle Action found with token {token}",
@@ -630,8 +604,7 @@ def test_complete_with_wrong_token_or_instance_fails_validation_error(
 def test_continue_puts_the_instance_in_service_and_a_duplicate_fails(
     asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     complete = {
         "AutoScalingGroupName": "web",
         "LifecycleHookName": "attach-eni",
@@ -660,37 +633,21 @@ def test_continue_by_instance_id_waits_for_every_launch_hook(
     (instance,) = _members(asg)
     assert len(events) == 2
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="CONTINUE",
-        InstanceId=instance,
-    )
+    _complete(asg, InstanceId=instance)
     assert _members(asg) == {instance: "Pending:Wait"}
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="warm-up",
-        LifecycleActionResult="CONTINUE",
-        InstanceId=instance,
-    )
+    _complete(asg, "warm-up", InstanceId=instance)
     assert _members(asg) == {instance: "InService"}
 
 
 def test_abandon_terminates_the_instance_and_removes_it(
     ec2: Any, asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     instance = detail["EC2InstanceId"]
     eni = _eni(ec2, _ec2_subnet(ec2, instance))
     ec2.attach_network_interface(NetworkInterfaceId=eni, InstanceId=instance, DeviceIndex=1)
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="ABANDON",
-        LifecycleActionToken=detail["LifecycleActionToken"],
-    )
+    _complete(asg, "attach-eni", "ABANDON", LifecycleActionToken=detail["LifecycleActionToken"])
 
     assert _ec2_state(ec2, instance) == "terminated"
     assert _members(asg) == {}
@@ -705,8 +662,7 @@ def test_abandon_terminates_the_instance_and_removes_it(
 def test_heartbeat_is_recorded_and_needs_an_active_action(
     asg: Any, net: dict[str, str], events: list[dict[str, Any]], clock: FakeClock
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     instance, token = detail["EC2InstanceId"], detail["LifecycleActionToken"]
     clock.advance(40)
 
@@ -721,12 +677,7 @@ def test_heartbeat_is_recorded_and_needs_an_active_action(
     assert action["heartbeats"] == 2
     assert action["last_heartbeat"].timestamp() == clock.now
     assert action["created_at"].timestamp() == clock.now - 40
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="CONTINUE",
-        LifecycleActionToken=token,
-    )
+    _complete(asg, LifecycleActionToken=token)
     with pytest.raises(ClientError) as exc:
         asg.record_lifecycle_action_heartbeat(
             AutoScalingGroupName="web", LifecycleHookName="attach-eni", LifecycleActionToken=token
@@ -786,12 +737,7 @@ def test_terminate_hook_holds_scale_in_in_terminating_wait(
     asg.set_desired_capacity(AutoScalingGroupName="web", DesiredCapacity=1)
     assert len(_members(asg)) == 2
 
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="release-eni",
-        LifecycleActionResult="CONTINUE",
-        LifecycleActionToken=detail["LifecycleActionToken"],
-    )
+    _complete(asg, "release-eni", LifecycleActionToken=detail["LifecycleActionToken"])
 
     assert _ec2_state(ec2, leaving) == "terminated"
     assert list(_members(asg).values()) == ["InService"]
@@ -807,12 +753,7 @@ def test_terminate_instance_in_group_with_terminate_hook_waits_and_replaces(
         hooks=[_hook_spec("attach-eni"), _hook_spec("release-eni", transition=TERMINATING)],
     )
     (first,) = _members(asg)
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="attach-eni",
-        LifecycleActionResult="CONTINUE",
-        InstanceId=first,
-    )
+    _complete(asg, InstanceId=first)
 
     asg.terminate_instance_in_auto_scaling_group(
         InstanceId=first, ShouldDecrementDesiredCapacity=False
@@ -827,12 +768,7 @@ def test_terminate_instance_in_group_with_terminate_hook_waits_and_replaces(
         "release-eni",
         "attach-eni",
     ]
-    asg.complete_lifecycle_action(
-        AutoScalingGroupName="web",
-        LifecycleHookName="release-eni",
-        LifecycleActionResult="ABANDON",
-        InstanceId=first,
-    )
+    _complete(asg, "release-eni", "ABANDON", InstanceId=first)
     assert _ec2_state(ec2, first) == "terminated"
     assert _members(asg) == {replacement: "Pending:Wait"}
 
@@ -840,19 +776,13 @@ def test_terminate_instance_in_group_with_terminate_hook_waits_and_replaces(
 def test_ec2_termination_of_a_pending_instance_cancels_its_action_and_replaces_it(
     ec2: Any, asg: Any, net: dict[str, str], events: list[dict[str, Any]]
 ) -> None:
-    _group(asg, net, desired=1, hooks=[_hook_spec("attach-eni")])
-    detail = events[0]["detail"]
+    detail = _one_pending(asg, net, events)
     first = detail["EC2InstanceId"]
 
     ec2.terminate_instances(InstanceIds=[first])
 
     with pytest.raises(ClientError) as exc:
-        asg.complete_lifecycle_action(
-            AutoScalingGroupName="web",
-            LifecycleHookName="attach-eni",
-            LifecycleActionResult="CONTINUE",
-            LifecycleActionToken=detail["LifecycleActionToken"],
-        )
+        _complete(asg, LifecycleActionToken=detail["LifecycleActionToken"])
     assert _error(exc)[0] == "ValidationError"
     assert _action(first, "attach-eni")["state"] == "cancelled"
     (replacement,) = _members(asg)

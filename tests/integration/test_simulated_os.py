@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from fixed_ip_local import moto_patches
+from tests.instance.netns import RESULT_KEYS
 
 REGION = "ap-northeast-1"
 AZ = "ap-northeast-1a"
@@ -112,21 +113,7 @@ def result_line(invocation: dict[str, Any]) -> dict[str, Any]:
     prefix, _, payload = last.partition(" ")
     assert prefix == "FIXED_IP_RESULT"
     report = json.loads(payload)
-    assert set(report) == {
-        "ok",
-        "mode",
-        "manager",
-        "interface",
-        "address",
-        "address_present",
-        "rule_present",
-        "table_route_present",
-        "host_name",
-        "host_name_ok",
-        "persisted",
-        "changed",
-        "message",
-    }
+    assert set(report) == RESULT_KEYS
     return report
 
 

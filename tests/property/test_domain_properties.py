@@ -31,7 +31,7 @@ from fixed_ip.launch import ABANDON, CONTINUE, decide
 from fixed_ip.models import PoolEni, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from fixed_ip_local.lambda_runner import load_template
-from tests.helpers import load_event
+from tests.helpers import DETAIL_KEYS, TOP_KEYS, load_event
 
 SETTINGS = Settings(document="doc")
 DOCUMENT_PATTERN = re.compile(
@@ -141,17 +141,6 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-DETAIL_KEYS = [
-    "LifecycleActionToken",
-    "AutoScalingGroupName",
-    "LifecycleHookName",
-    "EC2InstanceId",
-    "LifecycleTransition",
-    "NotificationMetadata",
-    "Origin",
-    "Destination",
-]
-TOP_KEYS = ["version", "id", "detail-type", "source", "account", "time", "region", "resources"]
 
 
 @st.composite

@@ -9,7 +9,7 @@ import pytest
 
 from fixed_ip.errors import ConfigurationError, InvalidEvent, InvalidHostName
 from fixed_ip.hostname import validate_hostname
-from fixed_ip.inputs import launch_request
+from fixed_ip.inputs import launch_request, terminate_request
 from fixed_ip.models import HookMetadata, parse_lifecycle_event
 from fixed_ip.settings import Settings
 from tests.helpers import invalid_event_names, load_event
@@ -134,6 +134,26 @@ def test_group_name_that_cannot_be_a_pool_name_asks_for_metadata():
     event["detail"]["AutoScalingGroupName"] = "web<asg>"
     with pytest.raises(InvalidEvent, match="NotificationMetadata"):
         launch_request(parse_lifecycle_event(event), SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("build", "file", "says"),
+    [
+        (launch_request, "terminate.json", "handles launch lifecycle actions"),
+        (terminate_request, "launch.json", "handles terminate lifecycle actions"),
+    ],
+)
+def test_each_function_refuses_the_other_transition_naming_it(build, file, says):
+    event = parse_lifecycle_event(load_event(file))
+    with pytest.raises(InvalidEvent, match=says) as info:
+        build(event, SETTINGS)
+    assert event.detail_type in str(info.value)
+
+
+def test_a_managed_transition_of_an_unmanaged_hook_is_refused():
+    event = parse_lifecycle_event(load_event("terminate.json"))
+    with pytest.raises(InvalidEvent, match="is not managed"):
+        terminate_request(event, Settings(document="doc", hook_prefix="other-"))
 
 
 def test_settings_from_env_with_defaults():

@@ -277,3 +277,32 @@ def test_a_released_address_claimed_at_once_by_another_launch_ends_the_release_w
     out, _ = terminate(cloud)
     assert (out.reason, out.pending, out.completed) == ("ok", [], True)
     assert cloud.clock.slept == [] and len(out.released) == 1
+
+
+def test_a_launch_run_by_id_reports_as_the_launch_function_does():
+    """The release path and the sweeper run the launch path through the hook's
+    observer_for: its metrics carry the Pool dimension (the Abandons alarm's), every line
+    the instance, group, hook and pool, and a line's own fields win."""
+    from fixed_ip.waiting import LaunchHookOf
+
+    hook = LaunchHookOf("web-asg", "fixed-ip-launch", "web", HookMetadata(), WAIT)
+    inner = RecordingObserver()
+    scoped = hook.observer_for(inner, "i-0000000000000009")
+    scoped.metric("Abandons")
+    scoped.metric("PoolFree", 2, dimensions={"Pool": "web", "AZ": "az-a"})
+    scoped.decision("eni_claimed", eni_id="eni-1", pool="web")
+    assert inner.dimensioned == [
+        ("Abandons", 1, {"Pool": "web"}),
+        ("PoolFree", 2, {"Pool": "web", "AZ": "az-a"}),
+    ]
+    assert inner.lines == [
+        {
+            "decision": "eni_claimed",
+            "level": "info",
+            "instance_id": "i-0000000000000009",
+            "group": "web-asg",
+            "hook": "fixed-ip-launch",
+            "pool": "web",
+            "eni_id": "eni-1",
+        }
+    ]

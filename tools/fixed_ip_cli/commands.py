@@ -62,26 +62,31 @@ The controller's names come from the stack's outputs (--stack, default fixed-ip)
 def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add `pool` and `doctor` to the `fixed-ip` subcommands; `add_globals` gives each
     parser the global options (--region, --profile, --output)."""
-    formatter = argparse.RawDescriptionHelpFormatter
 
-    pool = sub.add_parser(
+    def command(parent: Any, name: str, summary: str, description: str) -> Any:
+        """A subcommand parser as every one of ours: the exit codes below its help text,
+        which keeps its own line breaks, and the global options."""
+        parser = parent.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_globals(parser)
+        return parser
+
+    pool = command(
+        sub,
         "pool",
-        help="create the pool of ENIs from a spec, or show who holds which address",
-        description="Manage pools of fixed-address ENIs.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
+        "create the pool of ENIs from a spec, or show who holds which address",
+        "Manage pools of fixed-address ENIs.",
     )
-    add_globals(pool)
     pool_sub = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
 
-    p = pool_sub.add_parser(
-        "apply",
-        help="create/retag the pool's ENIs from a YAML spec (idempotent)",
-        description=APPLY_HELP,
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
+    p = command(
+        pool_sub, "apply", "create/retag the pool's ENIs from a YAML spec (idempotent)", APPLY_HELP
     )
-    add_globals(p)
     p.add_argument("spec", metavar="SPEC.yaml", help="pool spec, e.g. examples/pool-seed.yaml")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -104,14 +109,9 @@ def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -
     )
     p.set_defaults(func=cmd_pool_apply)
 
-    p = pool_sub.add_parser(
-        "status",
-        help="who holds which address: per pool and AZ, with totals",
-        description=STATUS_HELP,
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
+    p = command(
+        pool_sub, "status", "who holds which address: per pool and AZ, with totals", STATUS_HELP
     )
-    add_globals(p)
     p.add_argument(
         "--pool", help="only this pool (default: every pool in the region); exit 4 if it has no ENI"
     )
@@ -122,14 +122,12 @@ def register(sub: Any, add_globals: Callable[[argparse.ArgumentParser], None]) -
     )
     p.set_defaults(func=cmd_pool_status)
 
-    p = sub.add_parser(
+    p = command(
+        sub,
         "doctor",
-        help="check a deployment end to end: hooks, rule, function, document, pool",
-        description=DOCTOR_HELP,
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
+        "check a deployment end to end: hooks, rule, function, document, pool",
+        DOCTOR_HELP,
     )
-    add_globals(p)
     p.add_argument("--group", required=True, help="Auto Scaling group to check")
     p.add_argument(
         "--stack",

@@ -219,13 +219,9 @@ def usable(run: LaunchRun, candidates: Iterable[PoolEni], *, first: bool) -> lis
     for eni in candidates:
         if not eni.admits(run.req.group):
             if first:
-                refuse(
-                    run,
-                    eni,
-                    "group_not_allowed",
-                    f"{GROUPS_TAG}={eni.tags.get(GROUPS_TAG)!r} does not admit group "
-                    f"{run.req.group!r}",
-                )
+                allowed = eni.tags.get(GROUPS_TAG)
+                detail = f"{GROUPS_TAG}={allowed!r} does not admit group {run.req.group!r}"
+                refuse(run, eni, "group_not_allowed", detail)
             continue
         try:
             if eni.host_name is not None:

@@ -11,6 +11,7 @@ from fixed_ip.models import (
     TERMINATING,
     HookMetadata,
     LaunchRequest,
+    LifecycleDetail,
     LifecycleEvent,
     TerminateRequest,
 )
@@ -20,14 +21,8 @@ from fixed_ip.settings import Settings
 def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
     """The use case's input from a validated event; InvalidEvent when it is not a launch
     action of a managed hook, or its metadata is wrong."""
-    detail = event.detail
-    if event.detail_type != LAUNCH_DETAIL_TYPE or detail.LifecycleTransition != LAUNCHING:
-        raise InvalidEvent(
-            f"this function handles launch lifecycle actions; got {event.detail_type!r} "
-            f"({detail.LifecycleTransition})"
-        )
     # Before the metadata: a foreign group's misconfigured hook is not ours to ABANDON.
-    _check_managed(detail.LifecycleHookName, detail.AutoScalingGroupName, settings)
+    detail = _managed_action(event, "launch", LAUNCH_DETAIL_TYPE, LAUNCHING, settings)
     metadata = HookMetadata.from_notification(detail.NotificationMetadata)
     return LaunchRequest(
         instance_id=detail.EC2InstanceId,
@@ -43,19 +38,28 @@ def launch_request(event: LifecycleEvent, settings: Settings) -> LaunchRequest:
 
 
 def terminate_request(event: LifecycleEvent, settings: Settings) -> TerminateRequest:
-    detail = event.detail
-    if event.detail_type != TERMINATE_DETAIL_TYPE or detail.LifecycleTransition != TERMINATING:
-        raise InvalidEvent(
-            f"this function handles terminate lifecycle actions; got {event.detail_type!r} "
-            f"({detail.LifecycleTransition})"
-        )
-    _check_managed(detail.LifecycleHookName, detail.AutoScalingGroupName, settings)
+    detail = _managed_action(event, "terminate", TERMINATE_DETAIL_TYPE, TERMINATING, settings)
     return TerminateRequest(
         instance_id=detail.EC2InstanceId,
         group=detail.AutoScalingGroupName,
         hook=detail.LifecycleHookName,
         token=detail.LifecycleActionToken,
     )
+
+
+def _managed_action(
+    event: LifecycleEvent, kind: str, detail_type: str, transition: str, settings: Settings
+) -> LifecycleDetail:
+    """The event's detail when it is a `kind` (launch, terminate) action of a managed hook
+    of a managed group; InvalidEvent otherwise."""
+    detail = event.detail
+    if event.detail_type != detail_type or detail.LifecycleTransition != transition:
+        raise InvalidEvent(
+            f"this function handles {kind} lifecycle actions; got {event.detail_type!r} "
+            f"({detail.LifecycleTransition})"
+        )
+    _check_managed(detail.LifecycleHookName, detail.AutoScalingGroupName, settings)
+    return detail
 
 
 def _check_managed(hook: str, group: str, settings: Settings) -> None:

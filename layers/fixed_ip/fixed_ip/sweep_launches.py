@@ -11,7 +11,6 @@ from fixed_ip.decision import WAITING
 from fixed_ip.errors import InvalidEvent, Transient
 from fixed_ip.launch import Deps, LaunchUseCase, outcome_metrics
 from fixed_ip.models import Instance, ManagedGroup
-from fixed_ip.ports import DimensionedObserver
 from fixed_ip.settings import Settings
 from fixed_ip.sweep_state import SweepPass
 from fixed_ip.waiting import PENDING_WAIT, WAIT, WARMED_PENDING_WAIT, LaunchHookOf
@@ -117,14 +116,7 @@ class SweepLaunches:
         observer, report = sweep.observer, sweep.report
         req = hook.request(self.settings, inst.instance_id, to_warm_pool=warm)
         # The launch's metrics as the launch function would emit them (by Pool).
-        scoped = DimensionedObserver(
-            observer,
-            {"Pool": hook.pool},
-            instance_id=inst.instance_id,
-            group=group.name,
-            hook=hook.hook,
-            pool=hook.pool,
-        )
+        scoped = hook.observer_for(observer, inst.instance_id)
         try:
             out = self.launch.run(req, deadline=sweep.deadline, observer=scoped)
         except Transient as exc:

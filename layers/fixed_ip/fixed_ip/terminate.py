@@ -12,7 +12,7 @@ from fixed_ip.decision import WAITING, outcome_metrics
 from fixed_ip.errors import InvalidEvent, Transient
 from fixed_ip.launch import CONTINUE, Deps
 from fixed_ip.models import PoolEni, TerminateRequest
-from fixed_ip.ports import DimensionedObserver, Observer
+from fixed_ip.ports import Observer
 from fixed_ip.settings import Settings
 from fixed_ip.waiting import WAIT, safe_launch_hook, waiting
 
@@ -134,14 +134,7 @@ class TerminateUseCase:
             budget = sum(1 for e in mine if e.az == az)
             for inst in waiting(self.deps.compute, group, (), az)[:budget]:
                 launch_req = hook.request(self.settings, inst.instance_id)
-                scoped = DimensionedObserver(
-                    observer,
-                    {"Pool": hook.pool},
-                    instance_id=inst.instance_id,
-                    group=req.group,
-                    hook=hook.hook,
-                    pool=hook.pool,
-                )
+                scoped = hook.observer_for(observer, inst.instance_id)
                 try:
                     result = self.launch.run(launch_req, deadline=deadline, observer=scoped)
                 except (Transient, InvalidEvent) as exc:

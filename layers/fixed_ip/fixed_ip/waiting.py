@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from fixed_ip.decision import WAIT
 from fixed_ip.errors import InvalidEvent
 from fixed_ip.models import HookMetadata, Instance, LaunchRequest, ManagedGroup
-from fixed_ip.ports import Compute
+from fixed_ip.ports import Compute, DimensionedObserver, Observer
 from fixed_ip.settings import Settings
 
 PENDING_WAIT = "Pending:Wait"
@@ -49,6 +49,19 @@ class LaunchHookOf:
             device_index=self.metadata.device_index or settings.device_index,
             on_exhausted=self.metadata.on_exhausted,
             to_warm_pool=to_warm_pool,
+        )
+
+    def observer_for(self, observer: Observer, instance_id: str) -> Observer:
+        """`observer` for a launch of one instance run by id (the release path, the
+        sweeper): its metrics carry the launch function's Pool dimension, every line the
+        instance, group, hook and pool."""
+        return DimensionedObserver(
+            observer,
+            {"Pool": self.pool},
+            instance_id=instance_id,
+            group=self.group,
+            hook=self.hook,
+            pool=self.pool,
         )
 
 
