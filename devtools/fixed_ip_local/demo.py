@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import sys
 import textwrap
@@ -25,6 +26,8 @@ from fixed_ip.capacity import refresh_headroom
 from fixed_ip.models import ManagedGroup, PoolEni
 from fixed_ip_local import moto_patches
 from fixed_ip_local.invariants import pool_enis
+from fixed_ip_local.lambda_runner import detach_logs, load_template
+from fixed_ip_local.moto_patches.instance_os import DISTRIBUTIONS
 from fixed_ip_local.simulation import Row, Simulation, StepReport
 from fixed_ip_local.world import HOSTNAME_TAG, build_world
 
@@ -71,6 +74,25 @@ class StdoutRouter(io.TextIOBase):
         self.log_file.flush()
 
 
+def route_function_logs(sim: Simulation, router: StdoutRouter, after: TextIO) -> Callable[[], None]:
+    """Point the functions' log handler at this run's router; the returned callable points
+    it at `after`. Powertools binds its handler to the sys.stdout of the moment the
+    function is first imported: in a process that runs the demo twice (the tests do), the
+    second run's log lines went to the first run's file, closed by then."""
+    logger = logging.getLogger(sim.runner.module.logger.name)
+    handlers = [h for h in logger.handlers if type(h) is logging.StreamHandler]
+    before = [h.stream for h in handlers]
+    for handler in handlers:
+        handler.setStream(router)
+
+    def restore() -> None:
+        for handler, stream in zip(handlers, before, strict=True):
+            # A router (this run's or an earlier one's) is no place to write afterwards.
+            handler.setStream(after if isinstance(stream, StdoutRouter) else stream)
+
+    return restore
+
+
 # --- Printing --------------------------------------------------------------------------
 
 
@@ -110,6 +132,11 @@ def counted(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+def template_default(parameter: str) -> str:
+    """A parameter's default in template.yaml: the demo runs with the defaults."""
+    return str(load_template()["Parameters"][parameter]["Default"])
+
+
 def controller_line(report: StepReport) -> str:
     """The controller's decisions and the CloudWatch metrics it published in the step."""
     parts = []
@@ -118,16 +145,14 @@ def controller_line(report: StepReport) -> str:
         parts.append(
             f"{report.continued} CONTINUE, {len(report.abandoned)} ABANDON"
             + (f" ({', '.join(reasons)})" if reasons else "")
-            + f"; {counted(report.attach_attempts, 'attach')}, "
+            + f"; {counted(report.attach_attempts, 'attach', 'attaches')}, "
             f"{counted(report.conflicts, 'lost race')}"
         )
     if report.releases:
         parts.append(f"{counted(report.releases, 'ENI')} released")
     shown = ("Claims", "ClaimConflicts", "Continues", "Abandons", "PoolExhausted", "Releases")
     metrics = " ".join(f"{k}={report.metrics[k]:g}" for k in shown if k in report.metrics)
-    if "SsmWaitSeconds" in report.metrics and report.continued:
-        metrics += f" SsmWait(avg)={report.metrics['SsmWaitSeconds'] / report.continued:.2f}s"
-    parts.append(f"metrics {metrics or 'none'}")
+    parts.append(f"CloudWatch metrics {metrics or 'none'}")
     return f"controller: {'; '.join(parts)}"
 
 
@@ -181,12 +206,17 @@ class Demo:
         for line in asked:
             say(line)
         print(table(report))
-        say(
-            f"result: {counted(report.continued, 'new instance')} got a free address of "
-            f"{'its' if report.continued == 1 else 'their'} AZ, configured inside the OS, "
-            f"then InService; {len(in_service(report))} of {desired} InService."
-        )
-        print(controller_line(report))
+        if report.continued == 1:
+            say(
+                "result: the new instance got a free address of its AZ, configured in its "
+                "OS, and went InService."
+            )
+        else:
+            say(
+                f"result: {report.continued} new instances, each with a free address of its AZ "
+                "configured in its OS, went InService."
+            )
+        say(controller_line(report))
         problems = os_problems(report)
         if report.abandoned or report.relaunches or report.gave_up or report.waiting:
             problems.append(
@@ -203,20 +233,21 @@ class Demo:
         title = f"ask for {desired} instances: one more than the pool's {self.capacity} addresses"
         report = self.sim.scale(desired, max_size=desired, title=title)
         print(f"== step {n}: {title} ==")
+        bound = int(template_default("WaitForAddressSeconds"))
         say(
-            f"Max size and desired capacity {desired}. The new instance finds no free address in "
-            "its AZ. The pool's policy is WAIT (the default): it stays in Pending:Wait, "
-            "neither InService without its address nor abandoned and relaunched in a loop."
+            f"Raise max size and desired capacity to {desired}. The new instance finds no free "
+            f"address in its AZ. The policy is WAIT (OnPoolExhausted's default): it stays in "
+            f"Pending:Wait for the next address released there (up to {bound // 60} minutes), "
+            "rather than go InService without one or be abandoned and relaunched in a loop."
         )
         print(table(report))
         waiting = [r for r in report.rows if r.instance_id in report.waiting]
         where = ", ".join(f"{r.instance_id} in {r.az}" for r in waiting) or "none"
         say(
             f"result: {len(in_service(report))} InService with their addresses; waiting for "
-            f"an address in Pending:Wait: {where}. The metric PoolExhausted is what an "
-            "alarm watches."
+            f"an address: {where}. PoolExhausted=1 sets off the stack's pool-exhausted alarm."
         )
-        print(controller_line(report))
+        say(controller_line(report))
         problems = os_problems(report)
         if report.abandoned or report.relaunches:
             problems.append(
@@ -265,7 +296,7 @@ class Demo:
             problems.append("UNEXPECTED: the waiting instance did not get the released address")
         if report.waiting or report.relaunches or report.abandoned:
             problems.append("UNEXPECTED: still waiting, relaunched or abandoned after the release")
-        print(controller_line(report))
+        say(controller_line(report))
         # The extra instance is served: the group goes back to the pool's size.
         self.sim.autoscaling.update_auto_scaling_group(
             AutoScalingGroupName=self.group, MaxSize=self.capacity
@@ -285,6 +316,10 @@ class Demo:
         )
         for line in self.doctor_lines():
             say(line)
+        say(
+            "Terminate-first, as here, needs no spare address: each replacement reuses the "
+            "one its predecessor released."
+        )
         result = self.sim.refresh(min_healthy=90, max_healthy=100, title=title)
         report = result.step
         print(table(report))
@@ -326,18 +361,23 @@ class Demo:
             for e in pool_enis(ec2, self.sim.world.pool)
         ]
         checks = refresh_headroom(managed, self.sim.world.pool, enis, LAUNCH_FIRST_PERCENT)
-        short = [c for c in checks if not c.ok]
-        if not short:
+        # One line per distinct figure: a pool spread evenly says it once for every AZ.
+        alike: dict[tuple[int, int, int], list[str]] = {}
+        for c in checks:
+            if not c.ok:
+                alike.setdefault((c.need, c.addresses, c.missing), []).append(c.az)
+        if not alike:
             return [
                 f"fixed-ip doctor: the pool could carry a launch-first refresh too "
                 f"(MaxHealthyPercentage {LAUNCH_FIRST_PERCENT})."
             ]
         return [
             f"fixed-ip doctor warns about the other order: a launch-first refresh "
-            f"(MaxHealthyPercentage {c.max_healthy_percent}) starts the new instances "
-            f"before the old ones leave and may run {c.need} in {c.az}, which has "
-            f"{c.addresses} addresses: add {c.missing}, or refresh terminate-first as here."
-            for c in short
+            f"(MaxHealthyPercentage {LAUNCH_FIRST_PERCENT}) starts new instances before the "
+            f"old ones leave and may run {need} in {' and in '.join(azs)}, which "
+            f"{'has' if len(azs) == 1 else 'each have'} {addresses} addresses: "
+            f"{missing} short."
+            for (need, addresses, missing), azs in alike.items()
         ]
 
     def scale_in(self, n: int, desired: int) -> int:
@@ -355,7 +395,7 @@ class Demo:
             f"result: {counted(report.releases, 'instance')} terminated; their addresses are "
             f"free again for the next launches: {', '.join(released) or 'none'}."
         )
-        print(controller_line(report))
+        say(controller_line(report))
         problems = os_problems(report)
         if len(report.rows) != desired or report.releases != len(released):
             problems.append(f"UNEXPECTED: {len(report.rows)} instances left, not {desired}")
@@ -370,11 +410,13 @@ class Demo:
         self.sim.fail_os_next(1, UNMANAGED_OS)
         report = self.sim.scale(desired, title=title)
         print(f"== step {n}: {title} ==")
+        dist = DISTRIBUTIONS[UNMANAGED_OS].name
         say(
-            "An address attached in EC2 is not enough: it must answer inside the instance, "
-            "which needs the interface up with a routing rule for replies from the address. "
-            "The stack's SSM document configures it and reports; this instance runs a Linux "
-            "whose network nothing the document knows manages."
+            "An address attached in EC2 is not enough: it must answer inside the instance "
+            "(interface up, and a routing rule so replies leave from it). The stack's SSM "
+            "document configures that and checks it. The next instance runs "
+            f"{dist}, whose network none of the tools the document knows manages "
+            "(amazon-ec2-net-utils, netplan, NetworkManager, systemd-networkd)."
         )
         print(table(report))
         finals = {
@@ -401,22 +443,24 @@ class Demo:
             message = (view.get("report") or {}).get("message", "")
             say(
                 f"result: {failed[0]} ({view.get('distribution', '?')}, {line.get('az')}) got "
-                f"{line.get('ip')} {line.get('host_name')} attached, but its OS check "
-                f"reported: {view.get('summary', '?')}. The script's message:"
+                f"{line.get('ip')} {line.get('host_name')} attached; its OS check reported "
+                f"{view.get('summary', '?')}, and the script said:"
             )
-            say(message or "(none)", indent="    ")
+            say(message or "(nothing)", indent="    ")
+            say(
+                f"The controller answered ABANDON os_address_failed, that message in its log "
+                f"line: {failed[0]} never went InService. Auto Scaling terminated it (its ENI "
+                "went back to the pool) and launched a replacement."
+            )
             if not message or message not in line.get("detail", ""):
                 problems.append("UNEXPECTED: the controller's log line lacks the script's message")
             if new:
                 same = "the same address" if new[0].ip == line.get("ip") else "an address"
                 say(
-                    f"The controller answered ABANDON os_address_failed (its log line carries "
-                    f"that message), so it never went InService; Auto Scaling terminated it, "
-                    f"its ENI went back to the pool, and the replacement {new[0].instance_id} "
-                    f"({new[0].az}) got {same}: {new[0].ip} {new[0].host_name}, "
-                    f"{new[0].os}."
+                    f"The replacement {new[0].instance_id} ({new[0].az}) got {same}, "
+                    f"{new[0].ip} {new[0].host_name}, and its OS reports {new[0].os}: InService."
                 )
-        print(controller_line(report))
+        say(controller_line(report))
         return verdict(report, problems)
 
     def sweeper(self, n: int) -> int:
@@ -445,6 +489,8 @@ class Demo:
             f"And a missed release: {leaked_ip} ({eni}, {leak_az}) is still attached to "
             f"{stranded}, an instance EC2 shut down an hour ago, so nobody can use it."
         )
+        schedule = template_default("SweepSchedule")
+        say(f"Then one pass of the sweeper, which the stack schedules at {schedule}:")
         mark = len(sim.logs.records)
         result = sim.sweep()
         found = {r["decision"]: r for r in sim.logs.records[mark:]}
@@ -453,9 +499,9 @@ class Demo:
         finished = found.get("lost_launch_finished", {})
         released = found.get("leaked_eni_released", {})
         say(
-            f"result: the scheduled sweeper (every 5 minutes on AWS) finished "
+            f"result: the sweeper finished "
             f"{counted(result['lost_launches_finished'], 'lost launch', 'lost launches')} "
-            f"({finished.get('instance_id')} -> {finished.get('ip')} "
+            f"({finished.get('instance_id')} got {finished.get('ip')} "
             f"{finished.get('host_name')}, {finished.get('result')}) and released "
             f"{counted(result['leaked_enis_released'], 'leaked ENI')} ({released.get('ip')} "
             "is free again)."
@@ -474,7 +520,7 @@ class Demo:
         from: the headroom Auto Scaling may take above the maximum."""
         if not caps:
             return
-        say("Each pass also publishes the pool's capacity per AZ (metric PoolShortfall):")
+        say("Each pass also publishes the pool's capacity per AZ (metric PoolShortfall, alarmed):")
         for cap in caps:
             print(
                 f"  {cap['az']}: {cap['free']} free, {cap['in_use']} in use, the group may "
@@ -484,12 +530,13 @@ class Demo:
         even = -(-self.capacity // azs)  # the max size spread evenly, rounded up
         need = max(int(c["need"]) for c in caps)
         if need > even:
+            percent = int(template_default("MaxHealthyPercent"))
             say(
-                f"Why {need} and not {self.capacity} / {azs} = {even}: Auto Scaling may exceed "
-                "the maximum by 10% while it rebalances AZs or replaces instances "
-                "launch-first (the stack's MaxHealthyPercent, 110), and the extra "
-                "instance may land in either AZ. The article's pool is exact for its max size; "
-                "one more address per AZ clears the shortfall."
+                f"Why {need}, not max {self.capacity} / {azs} AZs = {even}: Auto Scaling may "
+                f"exceed the maximum by {percent - 100}% while it rebalances AZs or replaces "
+                f"instances launch-first (the stack's MaxHealthyPercent, {percent}), and the "
+                "extra instance may land in either AZ. The article's pool is exact for its "
+                "max size: one more address per AZ clears the shortfall."
             )
 
 
@@ -604,7 +651,8 @@ def run(
     broken = 0
     real_stdout = sys.stdout
     with open(log_path, "w") as log_file, mock_aws():
-        sys.stdout = StdoutRouter(out, emf, log_file)
+        router = StdoutRouter(out, emf, log_file)
+        sys.stdout = router
         try:
             moto_patches.apply()
             session = boto3.Session(region_name=REGION)
@@ -618,10 +666,13 @@ def run(
                 terminate_hook=True,
             )
             sim = Simulation(session, world, emf_sink=emf)
+            restore_logs = route_function_logs(sim, router, real_stdout)
             try:
                 introduction(sim, per_az * azs)
                 broken = _story(sim, per_az * azs, out)
             finally:
+                restore_logs()
+                detach_logs(sim.runner, sim.logs)
                 sim.close()
         finally:
             sys.stdout = real_stdout
