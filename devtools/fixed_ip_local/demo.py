@@ -441,25 +441,31 @@ class Demo:
             line = finals.get(failed[0], {})
             view = moto_patches.instance_os(failed[0], region=REGION) or {}
             message = (view.get("report") or {}).get("message", "")
-            say(
-                f"result: {failed[0]} ({view.get('distribution', '?')}, {line.get('az')}) got "
-                f"{line.get('ip')} {line.get('host_name')} attached; its OS check reported "
-                f"{view.get('summary', '?')}, and the script said:"
+            # Short lines, broken where the sense breaks: the README quotes some of them.
+            print(
+                f"result: {failed[0]} ({view.get('distribution', '?')}) got {line.get('ip')} "
+                f"{line.get('host_name')}; its OS check failed:\n"
+                f"  {view.get('summary', '?')}. The script's message:"
             )
-            say(message or "(nothing)", indent="    ")
-            say(
-                f"The controller answered ABANDON os_address_failed, that message in its log "
-                f"line: {failed[0]} never went InService. Auto Scaling terminated it (its ENI "
-                "went back to the pool) and launched a replacement."
+            say(message or "(none)", indent="    ")
+            print(
+                "The controller answered ABANDON os_address_failed, with that message in its "
+                "log line:\n  the instance never went InService. Auto Scaling terminated it; "
+                "its ENI went back to the pool."
             )
             if not message or message not in line.get("detail", ""):
                 problems.append("UNEXPECTED: the controller's log line lacks the script's message")
             if new:
-                same = "the same address" if new[0].ip == line.get("ip") else "an address"
-                say(
-                    f"The replacement {new[0].instance_id} ({new[0].az}) got {same}, "
-                    f"{new[0].ip} {new[0].host_name}, and its OS reports {new[0].os}: InService."
+                same = new[0].ip == line.get("ip")
+                print(
+                    f"Auto Scaling's replacement {new[0].instance_id} got "
+                    f"{'the same' if same else 'another'} address and went InService:\n"
+                    f"  {new[0].ip} {new[0].host_name}, {new[0].os}."
                 )
+                if not same:
+                    # One instance waits in that AZ: it takes the lowest free address,
+                    # which the abandoned instance has just given back.
+                    problems.append("UNEXPECTED: the replacement did not get the same address")
         say(controller_line(report))
         return verdict(report, problems)
 
