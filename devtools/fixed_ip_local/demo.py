@@ -148,6 +148,8 @@ def controller_line(report: StepReport) -> str:
             + f"; {counted(report.attach_attempts, 'attach', 'attaches')}, "
             f"{counted(report.conflicts, 'lost race')}"
         )
+    if report.waiting:
+        parts.append(f"{len(report.waiting)} left waiting (no answer yet, heartbeats sent)")
     if report.releases:
         parts.append(f"{counted(report.releases, 'ENI')} released")
     shown = ("Claims", "ClaimConflicts", "Continues", "Abandons", "PoolExhausted", "Releases")
