@@ -5,6 +5,7 @@ bounded replacement, heartbeat timeout, release on termination, and the demo's v
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pytest
@@ -152,19 +153,104 @@ def _run_demo(tmp_path, **kw) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def _step(text: str, n: int) -> str:
+    """Step `n` of the demo's output, from its header to the next step's."""
+    start = text.index(f"== step {n}:")
+    end = text.find("== step ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
 @pytest.mark.slow
-def test_demo_passes_and_shows_every_step(tmp_path):
+def test_demo_passes_and_tells_every_step(tmp_path):
     code, text = _run_demo(tmp_path)
     assert code == 0, text
     for n in range(1, 10):
-        assert f"== step {n}:" in text
-    assert "waiting in Pending:Wait for an address" in text
-    assert "handed to" in text and "(no sweeper pass)" in text
+        step = _step(text, n)
+        # Each step says what was asked before its table and what happened after it.
+        before, _, after = step.partition("INSTANCE ")
+        assert len(before.splitlines()) >= 2, step
+        assert "result: " in after and "invariants OK" in after, step
+    assert "ask for 7 instances" in text and "waiting for an address: i-" in text
+    assert "handed it straight to" in text and "no sweeper pass needed" in text
     assert "6 of 6 instances replaced" in text and "addresses kept: yes" in text
+    assert "Scale out to 4, and EventBridge loses" in text
     assert "all invariants and expectations held" in text
-    assert "VIOLATION" not in text
+    assert "VIOLATION" not in text and "UNEXPECTED" not in text
     # The README shows lines of this output: refresh its excerpt when the demo changes.
     assert unseen_excerpt_lines(text) == [], "README.md's demo excerpt is not what the demo prints"
+
+
+@pytest.mark.slow
+def test_demo_shows_the_os_result_of_every_instance(tmp_path):
+    """Every table has an OS column; an InService instance shows its interface, its fixed
+    address and the policy rule, as the instance's own check reported them."""
+    code, text = _run_demo(tmp_path)
+    assert code == 0, text
+    rows = 0
+    for line in text.splitlines():
+        if line.startswith("INSTANCE "):
+            assert line.split()[-1] == "OS", line
+        elif line.startswith("i-") and " InService " in line:
+            fields = line.split()
+            ip = fields[3]
+            assert fields[-4:] == ["ens6", ip, "rule", "ok"], line
+            rows += 1
+    assert rows >= 30
+
+
+@pytest.mark.slow
+def test_demo_abandons_an_instance_whose_os_cannot_configure_its_address(tmp_path):
+    code, text = _run_demo(tmp_path)
+    assert code == 0, text
+    step = _step(text, 8)
+    assert "the new instance's OS cannot configure its address" in step
+    assert "controller: 1 CONTINUE, 1 ABANDON (os_address_failed)" in step
+    # The script's own message, as the controller's log line carries it.
+    assert "Gentoo Linux has none of amazon-ec2-net-utils" in step
+    assert "FAILED (unknown; missing address, rule, table route)" in step
+    assert "replacement i-" in step and "got the same address and went InService" in step
+    log = [json.loads(line) for line in (tmp_path / "controller.log").read_text().splitlines()]
+    abandoned = [
+        r
+        for r in log
+        if r.get("decision") == "lifecycle_completed" and r.get("reason") == "os_address_failed"
+    ]
+    assert len(abandoned) == 1 and abandoned[0]["result"] == "ABANDON"
+    assert "Gentoo Linux has none of" in abandoned[0]["detail"]
+    # Replaced: the group's table after the step holds 3 InService instances, none of them it.
+    table = [line for line in step.splitlines() if line.startswith("i-")]
+    assert len(table) == 3 and all(" InService " in line for line in table)
+    assert all(abandoned[0]["instance_id"] not in line for line in table)
+
+
+@pytest.mark.slow
+def test_demo_stops_when_the_controller_continues_without_the_os_address(tmp_path, monkeypatch):
+    """A controller that believed the attach rather than the instance's own check would
+    let the Gentoo instance go InService without its address: the demo's step 8 says so."""
+    real = launch_module.decide
+
+    def believe_the_attach(failure, policy, **kw):
+        if getattr(failure, "reason", None) == "os_address_failed":
+            return "CONTINUE"
+        return real(failure, policy, **kw)
+
+    monkeypatch.setattr(launch_module, "decide", believe_the_attach)
+    code, text = _run_demo(tmp_path)
+    assert code == 1
+    assert "stopping after step 8" in text
+    assert "UNEXPECTED" in _step(text, 8)
+
+
+def test_a_second_demo_in_the_same_process_logs_to_its_own_file(tmp_path):
+    """The functions' logger kept the first run's stream: the second run's log lines went
+    to the first run's (closed) file. One AZ of one ENI: the demo stops at step 2, soon."""
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+        code, _text = _run_demo(tmp_path / run, per_az=1, azs=1)
+        assert code == 1
+        lines = (tmp_path / run / "controller.log").read_text().splitlines()
+        decisions = [json.loads(line).get("decision") for line in lines]
+        assert "lifecycle_completed" in decisions, (run, decisions)
 
 
 @pytest.mark.slow
