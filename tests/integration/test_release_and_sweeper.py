@@ -64,6 +64,8 @@ def test_terminate_releases_the_eni_and_a_duplicate_changes_nothing(aws, events,
         "ec2:DetachNetworkInterface": 1,
         "autoscaling:CompleteLifecycleAction": 1,
     }
+    # Nobody waits for the freed address: one look at the group, no hooks read.
+    assert first.total == 5 and first.by_operation()["autoscaling:DescribeAutoScalingGroups"] == 1
     [eni] = pool_enis(aws.client("ec2"), world.pool)
     assert eni["Status"] == "available" and "Attachment" not in eni
     [action] = [a for a in moto_patches.lifecycle_actions() if a["hook"] == "fixed-ip-terminate"]

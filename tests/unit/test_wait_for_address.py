@@ -198,6 +198,27 @@ def test_a_release_hands_the_address_to_the_longest_waiting_instance_of_its_az()
     assert ("Continues", 1, {"Pool": "web-asg"}) in obs.dimensioned
 
 
+def test_a_release_skips_an_instance_in_the_middle_of_its_own_launch():
+    """LATER launched first but already holds an interface at the device index (its own
+    launch is at its SSM step): the freed address goes to WAITER, and LATER gets no
+    second command."""
+    cloud = full_az((LATER, 900), (WAITER, 300))
+    spare = cloud.add_eni("10.0.0.9", "server-a9", pool="web-asg")
+    spare.instance_id, spare.device_index = LATER, 1
+    cloud.instances[LATER].nics[1] = spare.eni_id
+    out, _ = terminate(cloud)
+    assert out.served == [(WAITER, CONTINUE)]
+    assert [e.ip for e in cloud.held_by(WAITER)] == ["10.0.0.4"]
+    assert [iid for iid, _ in cloud.commands.values()] == [WAITER]
+
+
+def test_a_release_with_nobody_waiting_reads_no_hooks():
+    cloud = full_az()
+    out, _ = terminate(cloud)
+    assert out.released and out.served == [] and cloud.completed == [(HOLDER, CONTINUE)]
+    assert "waiting_instances" in cloud.calls and "managed_groups" not in cloud.calls
+
+
 def test_a_release_serves_nobody_under_abandon_or_without_the_launch_path():
     for kw in ({"on_pool_exhausted": "ABANDON"}, {"serve": False}):
         cloud = full_az((WAITER, 300))
@@ -243,6 +264,27 @@ def test_the_sweeper_serves_the_longest_waiting_when_an_address_is_free():
     assert report.lost_launches == [(WAITER, CONTINUE)]
     assert cloud.held_by(WAITER) and cloud.held_by(LATER) == []
     assert report.waiting == [LATER]
+
+
+def test_a_leaked_address_goes_to_the_waiting_instance_in_the_same_pass():
+    """The holder died without its terminate event: the pass releases its ENI first, then
+    serves the instance waiting for an address (not the next launch to come along)."""
+    cloud = full_az((WAITER, 1200))
+    cloud.instances[HOLDER].state = "terminated"
+    cloud.instances[HOLDER].lifecycle = "Terminated"
+    cloud.instances[HOLDER].state_changed_at = NOW - timedelta(hours=1)
+    report, _ = sweep(cloud)
+    assert report.released and report.lost_launches == [(WAITER, CONTINUE)]
+    assert [e.ip for e in cloud.held_by(WAITER)] == ["10.0.0.4"] and report.waiting == []
+
+
+def test_an_unusable_free_address_does_not_pass_for_one():
+    """The AZ's only "free" ENI has an invalid host name: the recent waiting instance
+    still gets its heartbeat (it is not left to a launch that cannot claim anything)."""
+    cloud = full_az((WAITER, 120))
+    cloud.add_eni("10.0.0.9", "$(reboot)", pool="web-asg")
+    report, _ = sweep(cloud)
+    assert cloud.heartbeats == [WAITER] and report.waiting == [WAITER]
 
 
 def test_the_sweeper_ends_a_wait_at_its_bound():

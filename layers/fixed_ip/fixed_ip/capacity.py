@@ -107,7 +107,7 @@ def usable_by(eni: PoolEni, group: str, vpc_ids: frozenset[str] = frozenset()) -
     )
 
 
-def _as_seen(enis: Iterable[PoolEni], freed: frozenset[str]) -> list[PoolEni]:
+def as_seen(enis: Iterable[PoolEni], freed: frozenset[str]) -> list[PoolEni]:
     """The ENIs, with those released during the pass (`freed`, whose detach may not show
     yet) taken as available."""
     return [
@@ -121,7 +121,7 @@ def _as_seen(enis: Iterable[PoolEni], freed: frozenset[str]) -> list[PoolEni]:
 def by_group(enis: Iterable[PoolEni], d: Demand, freed: Iterable[str] = ()) -> list[Capacity]:
     """One row per AZ of the group: ENIs of its pool it could claim, ENIs its instances
     hold, and its need."""
-    seen = _as_seen(enis, frozenset(freed))
+    seen = as_seen(enis, frozenset(freed))
     rows = []
     for az in d.azs:
         here = [e for e in seen if e.az == az]
@@ -151,7 +151,7 @@ def by_pool(
             by_key[(d.pool, az)].append(d)
     rows = []
     for (pool, az), ds in sorted(by_key.items()):
-        here = [e for e in _as_seen(pools.get(pool, ()), freed) if e.az == az]
+        here = [e for e in as_seen(pools.get(pool, ()), freed) if e.az == az]
         groups_short = 0
         for d in ds:
             [mine] = [r for r in by_group(here, d) if r.az == az]

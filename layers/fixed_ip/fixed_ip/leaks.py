@@ -21,22 +21,20 @@ def release_leaked(
     enis: list[PoolEni],
     now: datetime,
     observer: Observer,
-    on_error: Callable[..., None] | None = None,
-    known: dict[str, Instance] | None = None,
+    *,
+    on_error: Callable[..., None],
+    known: dict[str, Instance],
 ) -> list[str]:
     """Detach the pool's ENIs still attached to instances that are gone, after a grace;
-    return their ids. With `on_error`, a detach that fails is handed to it (with the
-    ENI's ids) and the other ENIs are still released. `known`: the holders as already
-    described during the pass."""
+    return their ids. A detach that fails is handed to `on_error` (with the ENI's ids)
+    and the other ENIs are still released. `known`: the holders as described during the
+    pass (one missing from it is not listed by EC2)."""
     released: list[str] = []
     # Not the primary interfaces (device index 0) a launch template may have tagged:
     # EC2 deletes or keeps those with their instance.
     attached = sorted((e for e in enis if e.held), key=lambda e: e.eni_id)
     if not attached:
         return released
-    if known is None:
-        holders = sorted({e.instance_id or "" for e in attached})
-        known = {i.instance_id: i for i in compute.describe_instances(holders)}
     grace = timedelta(seconds=settings.leak_grace_seconds)
     # Every attached ENI, not one per holder: a dead instance may hold two.
     for eni in attached:
@@ -56,8 +54,6 @@ def release_leaked(
             try:
                 compute.detach(eni.attachment_id)
             except Exception as exc:
-                if on_error is None:
-                    raise
                 on_error(exc, pool=pool, eni_id=eni.eni_id, instance_id=instance_id, az=eni.az)
                 continue
         released.append(eni.eni_id)

@@ -93,15 +93,16 @@ def _said(report: OsReport) -> str:
 
 def judge(config: OsConfig, status: str, report: OsReport | None, where: str) -> OsReport:
     """The verdict on a finished command: the report when it proves what was asked,
-    else the failure to raise. `status` is the command's final SSM status."""
+    else the failure to raise. `status` is the command's final SSM status. (Whether only
+    the host name was at stake is the caller's to say: InstanceSetup marks every failure
+    of Mode skip.)"""
     if report is None:
         # Failed: the script stopped before its verification (or never ran: a
         # precondition, a missing interpreter). Success: not the stack's script at all.
         failure = CommandFailed if status == "Failed" else OsAddressFailed
         raise failure(
             f"command ended {status} on {where} without a verification line "
-            f"({RESULT_PREFIX.strip()}): the address is not verified",
-            only_host_name=config.mode == "skip" or None,
+            f"({RESULT_PREFIX.strip()}): the address is not verified"
         )
     if config.mode != "skip":
         proven = (
@@ -116,15 +117,9 @@ def judge(config: OsConfig, status: str, report: OsReport | None, where: str) ->
                 f"({report.summary}; manager {report.manager}): {_said(report)}"
             )
     if config.host_name is not None and report.host_name_ok is not True:
-        raise HostnameFailed(
-            f"host name {config.host_name} not set on {where}: {_said(report)}",
-            only_host_name=True,
-        )
+        raise HostnameFailed(f"host name {config.host_name} not set on {where}: {_said(report)}")
     if status != "Success" or not report.ok:
         # The script's exit status and its line disagree, or it failed for another
         # reason after verifying: believe the failure.
-        raise CommandFailed(
-            f"command ended {status} on {where} (ok={report.ok}): {_said(report)}",
-            only_host_name=config.mode == "skip",
-        )
+        raise CommandFailed(f"command ended {status} on {where} (ok={report.ok}): {_said(report)}")
     return report

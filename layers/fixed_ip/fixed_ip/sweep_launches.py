@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+from fixed_ip import capacity
 from fixed_ip.decision import WAITING
 from fixed_ip.errors import InvalidEvent, Transient
 from fixed_ip.launch import Deps, LaunchUseCase, outcome_metrics
@@ -22,7 +23,13 @@ class SweepLaunches:
         self.settings = settings
         self.launch = launch
 
-    def run(self, sweep: SweepPass, group: ManagedGroup, hook: LaunchHookOf) -> None:
+    def run(
+        self,
+        sweep: SweepPass,
+        group: ManagedGroup,
+        hook: LaunchHookOf,
+        vpc_ids: frozenset[str] = frozenset(),
+    ) -> None:
         """Pending:Wait (and Warmed:Pending:Wait) instances, longest-waiting first: those
         older than the grace (lost launches, and instances waiting for an address) go
         through the launch path, which serves a waiting one if its AZ has a free address
@@ -36,8 +43,10 @@ class SweepLaunches:
         now = sweep.now
         enis = sweep.pools[hook.pool]
         holders = {e.instance_id for e in enis if e.held}
-        # (Counted once per pass: the launch path itself re-reads the pool.)
-        free = Counter(e.az for e in enis if e.free and not e.primary and e.admits(group.name))
+        # Addresses a launch of the group could claim now, those released earlier in the
+        # pass included (counted once per pass: the launch path itself re-reads the pool).
+        seen = capacity.as_seen(enis, frozenset(sweep.report.released))
+        free = Counter(e.az for e in seen if capacity.usable_by(e, group.name, vpc_ids))
         grace = timedelta(seconds=self.settings.lost_launch_grace_seconds)
         bound = timedelta(seconds=self.settings.wait_for_address_seconds)
         instances = sorted(

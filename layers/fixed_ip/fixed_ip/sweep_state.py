@@ -10,8 +10,9 @@ from typing import Any
 
 from fixed_ip.capacity import Capacity, Demand
 from fixed_ip.error_codes import exception_fields
-from fixed_ip.models import Instance, PoolEni
+from fixed_ip.models import Instance, ManagedGroup, PoolEni
 from fixed_ip.ports import Observer
+from fixed_ip.waiting import LaunchHookOf
 
 
 @dataclass
@@ -49,6 +50,8 @@ class SweepPass:
     member_ids: set[str] = field(default_factory=set)  # instances of the managed groups
     described: dict[str, Instance] = field(default_factory=dict)
     waiting: Counter[tuple[str, str]] = field(default_factory=Counter)  # (pool, AZ)
+    # The groups whose lost and waiting launches run once leaked ENIs are released.
+    launch_work: list[tuple[ManagedGroup, LaunchHookOf, Demand]] = field(default_factory=list)
 
     def failed(self, step: str, exc: BaseException, **ids: Any) -> None:
         """One failed step of the pass: a line with the error, a metric; the pass goes

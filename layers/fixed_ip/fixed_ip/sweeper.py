@@ -51,7 +51,6 @@ class SweeperUseCase:
     def __init__(self, deps: Deps, settings: Settings, launch: LaunchUseCase) -> None:
         self.deps = deps
         self.settings = settings
-        self.launch = launch
         self.launches = SweepLaunches(deps, settings, launch)
 
     def run(self, *, now: datetime, deadline: float, observer: Observer) -> SweepReport:
@@ -71,6 +70,19 @@ class SweeperUseCase:
         self._guarded(sweep, "holders", self._describe_holders, sweep)
         for pool, enis in sweep.pools.items():
             self._guarded(sweep, "leaked_enis", self._release, sweep, pool, enis, pool=pool)
+        # After the release: a leaked address goes first to an instance waiting for one.
+        for group, hook, demand in sweep.launch_work:
+            if sweep.report.stopped_early is None:
+                self._guarded(
+                    sweep,
+                    "launches",
+                    self.launches.run,
+                    sweep,
+                    group,
+                    hook,
+                    demand.vpc_ids,
+                    group=group.name,
+                )
         self._guarded(
             sweep,
             "outside",
@@ -98,7 +110,7 @@ class SweeperUseCase:
 
     def _sweep_group(self, sweep: SweepPass, group: ManagedGroup) -> None:
         """One group: its pool, its demand, its instances without an ENI, its members'
-        host names, and its lost or waiting launches (while the pass has time)."""
+        host names; its lost or waiting launches run later in the pass."""
         if not group.launch_hooks():
             return
         report, observer = sweep.report, sweep.observer
@@ -123,7 +135,8 @@ class SweeperUseCase:
                 tag_key=self.settings.pool_tag_key, pool=pool
             )
         vpcs = self.deps.compute.subnet_vpcs(list(group.subnet_ids)) if group.subnet_ids else {}
-        sweep.demands.append(capacity.demand(group, pool, self.settings.max_healthy_percent, vpcs))
+        demand = capacity.demand(group, pool, self.settings.max_healthy_percent, vpcs)
+        sweep.demands.append(demand)
         sweep_reports.without_eni(sweep, group, pool)
         ids = [i.instance_id for i in group.instances]
         if ids:
@@ -134,8 +147,7 @@ class SweeperUseCase:
             inst = sweep.described.get(gi.instance_id)
             if inst is not None and gi.lifecycle_state in LIVE_LIFECYCLE and inst.state in LIVE_EC2:
                 sweep.members[pool].append((group.name, inst))
-        if report.stopped_early is None:
-            self.launches.run(sweep, group, hook)
+        sweep.launch_work.append((group, hook, demand))
 
     def _describe_holders(self, sweep: SweepPass) -> None:
         """The pools' holders that no group listed (gone, detached), described once for

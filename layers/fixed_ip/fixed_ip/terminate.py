@@ -124,7 +124,11 @@ class TerminateUseCase:
         the group's launch hook names the ENI's pool and waits (policy WAIT). Runs after
         this action is completed: the instance that leaves is never held up by it."""
         assert self.launch is not None
-        group = self.deps.lifecycle.managed_group(req.group, self.settings.hook_prefix)
+        lifecycle = self.deps.lifecycle
+        # Nobody waits in these AZs (the common case): no need to read the group's hooks.
+        if not any(lifecycle.waiting_instances(req.group, az) for az in {e.az for e in freed}):
+            return
+        group = lifecycle.managed_group(req.group, self.settings.hook_prefix)
         hook = safe_launch_hook(group, self.settings) if group else None
         if group is None or hook is None or hook.policy != WAIT:
             return
@@ -132,7 +136,8 @@ class TerminateUseCase:
         mine = [e for e in freed if e.tags.get(tag_key) == hook.pool]
         for az in sorted({e.az for e in mine}):
             budget = sum(1 for e in mine if e.az == az)
-            for inst in waiting(self.deps.compute, group, (), az)[:budget]:
+            index = hook.metadata.device_index or self.settings.device_index
+            for inst in waiting(self.deps.compute, group, az, index)[:budget]:
                 launch_req = hook.request(self.settings, inst.instance_id)
                 scoped = hook.observer_for(observer, inst.instance_id)
                 try:

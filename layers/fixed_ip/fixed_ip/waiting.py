@@ -8,7 +8,6 @@ instance by instance id (token None), as the sweeper does for a lost launch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -81,22 +80,18 @@ def launch_hook_of(group: ManagedGroup, settings: Settings) -> LaunchHookOf | No
     )
 
 
-def waiting(
-    compute: Compute, group: ManagedGroup, holders: Iterable[str], az: str | None = None
-) -> list[Instance]:
-    """The group's Pending:Wait instances (in `az`, or all) that hold no pool ENI,
-    longest-waiting first."""
-    held = set(holders)
+def waiting(compute: Compute, group: ManagedGroup, az: str, device_index: int) -> list[Instance]:
+    """The group's Pending:Wait instances in `az` that hold nothing at `device_index`,
+    longest-waiting first. One that holds an interface there is in the middle of its own
+    launch (its SSM step running): serving it again would only send a second command."""
     ids = [
         gi.instance_id
         for gi in group.instances
-        if gi.lifecycle_state == PENDING_WAIT
-        and gi.instance_id not in held
-        and (az is None or gi.az == az)
+        if gi.lifecycle_state == PENDING_WAIT and gi.az == az
     ]
     if not ids:
         return []
-    found = compute.describe_instances(ids)
+    found = [i for i in compute.describe_instances(ids) if i.interface_at(device_index) is None]
     return sorted(found, key=lambda i: (i.launch_time or _NEVER, i.instance_id))
 
 
