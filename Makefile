@@ -55,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/shellcheck --severity=style instance/*.sh tests/instance/*.sh
 
 unit: $(STAMP)
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 2 tests/unit
 
 template: $(STAMP)
 	$(BIN)/pytest tests/template

@@ -541,6 +541,8 @@ persist_netplan() {
 		problem "netplan generate failed: $(last_lines "$err")"
 		return 0
 	fi
+	# netplan renders for systemd-networkd: the same reason to reload as its own files.
+	reload_networkd
 	R_PERSISTED=true
 }
 
@@ -643,9 +645,16 @@ EOF
 	fi
 	put_file "$file" 644 "$content"
 	R_PERSISTED=true
-	if $LIVE && command -v networkctl >/dev/null; then
-		# networkd drops routing rules it does not know of (ManageForeignRoutingPolicyRules):
-		# make it read the new file, as amazon-ec2-net-utils does after a hot-plug.
+	reload_networkd
+}
+
+reload_networkd() {
+	# systemd-networkd (248 and later) drops routing rules it does not know of
+	# (ManageForeignRoutingPolicyRules) whenever it reconfigures a link: make it read the
+	# files that now hold ours, as amazon-ec2-net-utils does after a hot-plug. Only where it
+	# runs: netplan may render for NetworkManager instead.
+	if $LIVE && command -v networkctl >/dev/null &&
+		systemctl is-active --quiet systemd-networkd 2>/dev/null; then
 		networkctl reload || problem "networkctl reload failed"
 	fi
 }

@@ -26,8 +26,16 @@ from typing import Any
 from fixed_ip_local.world import HOSTNAME_TAG, POOL_TAG
 
 GONE = {"shutting-down", "terminated"}
-# Terminating:Wait: still held until the terminate function releases it.
-HOLDING_STATES = {"Pending:Wait", "InService", "Terminating:Wait"}
+# Terminating:Wait: still held until the terminate function releases it. Standby (and on
+# the way in or out of it): the instance keeps its address and comes back with it.
+HOLDING_STATES = {
+    "Pending:Wait",
+    "Pending:Proceed",
+    "InService",
+    "EnteringStandby",
+    "Standby",
+    "Terminating:Wait",
+}
 
 #: instance id -> the host name its OS has (None: none set); known on moto only.
 OsHostname = Callable[[str], str | None]

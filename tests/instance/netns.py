@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -295,6 +294,7 @@ def run_script(
     wait: int = 2,
     host_name_before: str | None = None,
     as_instance: bool = False,
+    services: Path | None = None,
     parameters: dict[str, list[str]] | None = None,
 ) -> ScriptRun:
     """Run the script in namespace `ns` (and a fresh UTS namespace whose host name starts as
@@ -305,9 +305,15 @@ def run_script(
     mount namespace where /etc is the machine's /etc overlaid with `root`/etc (every write
     lands in `root`/etc, the machine's /etc is never changed) and /run is an empty tmpfs.
 
+    `services`: a directory made by `service_stubs`: run it as on a booted instance, as
+    above and in a PID namespace whose PID 1 is named `systemd`, so the script takes the
+    paths it takes only there (udevadm, nmcli, networkctl, hostnamectl), here the stubs,
+    which record their calls.
+
     `parameters`: SendCommand's Parameters as the controller builds them; each becomes
     SSM_<Name> as the agent passes it (ExecutionTimeout is the step's timeout, not a
     variable), replacing the individual arguments."""
+    as_instance = as_instance or services is not None
     if host_name_before is None:
         hostname_file = root / "etc/hostname" if root else None
         exists = hostname_file is not None and hostname_file.exists()
@@ -336,6 +342,17 @@ def run_script(
         'hostname "$1" && "$2"; status=$?; echo "HOSTNAME_AFTER $(hostname)" >&2; exit $status'
     )
     unshare = ["unshare", "--uts"]
+    shell = "bash"
+    if services is not None:
+        env["PATH"] = f"{services}:{PATH}"
+        unshare += ["--pid", "--fork", "--mount-proc"]
+        shell = str(services / "systemd")  # bash, as PID 1 under the name `systemd`
+        sbin = services / "sbin"
+        if sbin.is_dir():  # what the image installs, e.g. /usr/sbin/NetworkManager
+            work = services / "sbin-work"
+            work.mkdir(exist_ok=True)
+            mount = f"mount -t overlay overlay -o lowerdir=/usr/sbin,upperdir={sbin},workdir={work}"
+            wrapper = f"{mount} /usr/sbin && " + wrapper
     if as_instance:
         assert root is not None
         work = root.parent / f"{root.name}-overlay-work"
@@ -346,7 +363,7 @@ def run_script(
             f"mount -t overlay overlay -o {overlay} /etc && mount -t tmpfs tmpfs /run && " + wrapper
         )
         unshare.append("--mount")  # private propagation: nothing leaks to the machine
-    cmd = ["ip", "netns", "exec", ns, *unshare, "bash", "-c", wrapper, "fixed-ip-test"]
+    cmd = ["ip", "netns", "exec", ns, *unshare, shell, "-c", wrapper, "fixed-ip-test"]
     cmd += [host_name_before, str(SCRIPT)]
     started = time.monotonic()
     proc = subprocess.run(  # noqa: S603 - fixed argument list, no shell interpolation
@@ -359,6 +376,45 @@ def run_script(
     run.result = parse_result(proc.stdout)
     assert proc.returncode == (0 if run.result["ok"] else 1), (proc.returncode, run.result)
     return run
+
+
+# --- the services of a booted instance, as recording stubs ----------------------------------
+
+_STUB = """#!/bin/bash
+echo "$(basename "$0") $*" >>"{log}"
+{body}
+"""
+_STUB_BODIES = {
+    "hostnamectl": 'if [ "$1" = set-hostname ]; then hostname "$2" && echo "$2" >/etc/hostname; fi',
+    "nmcli": 'if [ "$*" = "-t -f RUNNING general" ]; then echo running; fi',
+    "networkctl": "exit 0",
+    "systemctl": "exit 0",  # is-active: the unit runs
+    "udevadm": "exit 0",
+}
+
+
+def service_stubs(base: Path, *, failing: tuple[str, ...] = (), sbin: tuple[str, ...] = ()) -> Path:
+    """A directory of stubs for the services the script asks for on a booted instance (see
+    `run_script(services=...)`); each appends its command line to `calls.log`. `failing`:
+    stubs that exit 1 (a service that does not answer); `sbin`: empty programs to show in
+    /usr/sbin (what the image has installed, as the script detects it)."""
+    services = base / "services"
+    services.mkdir()
+    (services / "systemd").symlink_to(shutil.which("bash") or "/bin/bash")
+    log = services / "calls.log"
+    log.touch()
+    for name, body in _STUB_BODIES.items():
+        stub = services / name
+        stub.write_text(_STUB.format(log=log, body="exit 1" if name in failing else body))
+        stub.chmod(0o755)
+    for name in sbin:
+        (services / "sbin").mkdir(exist_ok=True)
+        (services / "sbin" / name).touch()
+    return services
+
+
+def service_calls(services: Path) -> list[str]:
+    return (services / "calls.log").read_text().splitlines()
 
 
 # --- live state ------------------------------------------------------------------------------
@@ -481,11 +537,3 @@ def flush_live(nss: Namespaces, ns: str, dev: str, address: str, table: str) -> 
     while nss.ip(ns, "rule", "del", "from", address, check=False).returncode == 0:
         pass
     nss.ip(ns, "route", "flush", "table", table, check=False)
-
-
-def iter_result_problems(result: dict[str, Any]) -> Iterator[str]:
-    """Human-readable reasons a result is not ok (for assertion messages)."""
-    for key in ("address_present", "rule_present", "table_route_present"):
-        if not result[key]:
-            yield key
-    yield result["message"]

@@ -40,6 +40,8 @@ from tests.instance.netns import (
     make_root,
     needs_netns,
     run_script,
+    service_calls,
+    service_stubs,
     sh,
 )
 
@@ -203,3 +205,56 @@ def test_the_fixed_address_answers_another_subnet_after_the_script_and_after_a_r
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+EXPECTED_SERVICE_CALLS = {
+    # netplan renders for systemd-networkd, which drops rules it does not know of unless
+    # told to reload: the same as the networkd branch.
+    "netplan": ["networkctl reload"],
+    "networkd": ["networkctl reload"],
+    "networkmanager": [
+        "nmcli connection load /etc/NetworkManager/system-connections/fixed-ip-ens6.nmconnection",
+        f"nmcli --wait 20 connection up uuid 66697865-642d-4970-8000-{MAC.replace(':', '')} "
+        "ifname ens6",
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", ["netplan", "networkd", "networkmanager"])
+def test_on_a_booted_instance_the_script_asks_its_services(
+    nss: Namespaces, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """The paths only a booted instance takes (systemd as PID 1, no fixture root): udev is
+    let settle, the network manager is told about the new configuration, hostnamectl sets
+    the name. The services are recording stubs; the network is real, as above."""
+    if kind == "netplan":
+        request.getfixturevalue("netplan")
+    ns = build(nss)
+    root = make_root(tmp_path, kind)
+    services = service_stubs(tmp_path, sbin=("NetworkManager",) if kind == "networkmanager" else ())
+    first = run_script(nss, ns["inst"], root, host_name="server-a1", services=services)
+    assert first.result["ok"], first.result["message"]
+    assert first.result["manager"] == kind and first.host_name_after == "server-a1"
+    calls = service_calls(services)
+    assert "udevadm settle --timeout=10" in calls
+    assert "hostnamectl set-hostname server-a1" in calls
+    for expected in EXPECTED_SERVICE_CALLS[kind]:
+        assert expected in calls, calls
+    # Nothing changed on the second run: nothing to tell the network manager again.
+    second = run_script(nss, ns["inst"], root, host_name="server-a1", services=services)
+    assert second.result["ok"] and second.result["changed"] is False
+    again = service_calls(services)[len(calls) :]
+    assert not [c for c in again if c.startswith(("networkctl", "nmcli connection"))], again
+
+
+def test_on_a_booted_instance_a_failing_hostnamectl_falls_back_to_hostname(
+    nss: Namespaces, tmp_path: Path
+) -> None:
+    ns = build(nss)
+    root = make_root(tmp_path, "networkd")
+    services = service_stubs(tmp_path, failing=("hostnamectl",))
+    run = run_script(nss, ns["inst"], root, host_name="server-a1", services=services)
+    assert run.result["ok"] and run.result["host_name_ok"] is True
+    assert run.host_name_after == "server-a1"
+    assert (root / "etc/hostname").read_text().strip() == "server-a1"
+    assert "hostnamectl set-hostname server-a1" in service_calls(services)

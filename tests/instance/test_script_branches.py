@@ -503,14 +503,17 @@ def test_host_name_is_set_persisted_and_mapped_to_the_fixed_address(
 
 
 def test_no_host_name_sets_none(nss: Namespaces, instance: str, tmp_path: Path) -> None:
-    root = make_root(tmp_path, "networkd")
+    # A tree with cloud-init (etc/cloud/cloud.cfg.d): the drop-in that keeps a host name
+    # must not be written when there is none.
+    root = make_root(tmp_path, "networkmanager")
     hosts = (root / "etc/hosts").read_text()
     run = run_script(nss, instance, root, host_name=None)  # parameter absent: its default ""
     assert run.result["ok"], run.result["message"]
     assert (run.result["host_name"], run.result["host_name_ok"]) == (None, None)
     assert run.host_name_after == "ip-10-0-0-10"
     assert (root / "etc/hosts").read_text() == hosts
-    assert not (root / "etc/cloud").exists()
+    assert (root / "etc/cloud/cloud.cfg.d").is_dir()
+    assert list((root / "etc/cloud/cloud.cfg.d").iterdir()) == []
 
 
 # --- bad input ------------------------------------------------------------------------------

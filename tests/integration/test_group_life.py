@@ -12,7 +12,7 @@ import pytest
 from fixed_ip import capacity
 from fixed_ip.models import ManagedGroup, PoolEni
 from fixed_ip_local import moto_patches
-from fixed_ip_local.invariants import pool_enis
+from fixed_ip_local.invariants import pool_enis, violations
 from fixed_ip_local.simulation import Simulation
 from fixed_ip_local.world import build_world
 
@@ -199,6 +199,8 @@ def test_standby_keeps_its_address_and_comes_back_with_it(aws):
         assert result["leaked_enis_released"] == 0
         assert holder_of(aws, world.pool)[iid] == ip
         assert not [r for r in sweeper_lines(sim) if r.get("decision") == "eni_held_outside_group"]
+        # Its address is legitimately held while it stands by: no invariant is broken.
+        assert violations(aws, world.group, world.pool) == []
         sim.autoscaling.exit_standby(InstanceIds=[iid], AutoScalingGroupName=world.group)
         report = sim.scale(2)
         assert {r.instance_id: (r.state, r.ip) for r in report.rows}[iid] == ("InService", ip)

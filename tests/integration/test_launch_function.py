@@ -12,6 +12,7 @@ from fixed_ip_local import moto_patches
 from fixed_ip_local.invariants import pool_enis, violations
 from fixed_ip_local.metering import metered
 from fixed_ip_local.world import build_world, create_pool_eni
+from tests.faults.checks import pool_problems
 from tests.helpers import invalid_event_names, load_event
 
 # The hook's own policy when the pool is exhausted (the stack's default is WAIT).
@@ -101,7 +102,7 @@ def test_one_launch_end_to_end_with_the_minimum_api_calls(aws, world, events, la
     assert final["instance_id"] == iid and final["ip"] == eni["PrivateIpAddress"]
     assert final["host_name"] == host and final["group"] == world.group
     assert final["az"] == eni["AvailabilityZone"] and final["eni_id"] == eni["NetworkInterfaceId"]
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_the_checker_sees_an_in_service_instance_without_its_address_in_the_os(
@@ -156,7 +157,7 @@ def test_pool_eni_without_host_name_tag_serves_its_address(aws, events, launch):
     assert moto_patches.instance_os(iid)["summary"].endswith("rule ok")
     [note] = launch.logs.decisions("no_host_name")
     assert note["eni_id"] == eni_id and note["instance_id"] == iid
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_pool_named_in_hook_metadata(aws, events, launch):
@@ -200,7 +201,7 @@ def test_simultaneous_duplicates_attach_one_eni(aws, world, events, launch):
     token = event["detail"]["LifecycleActionToken"]
     assert launch.logs.records and token not in repr(launch.logs.records)
     assert lifecycle_state(aws, iid) == "InService"
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 @pytest.mark.slow
@@ -221,7 +222,7 @@ def test_thirty_concurrent_launches_in_one_az_each_get_their_own_eni(aws, events
         f"max {max(attempts)}, conflicts {sum(r['conflicts'] for r in results)}"
     )
     assert sum(attempts) / n < 1.5
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def _aws_state(aws, world) -> tuple:
@@ -297,7 +298,7 @@ def test_failed_command_abandons_and_the_eni_comes_back(aws, world, events, laun
     result = launch.invoke(event)
     assert (result["result"], result["reason"]) == ("ABANDON", "command_failed")
     assert held(aws, world.pool) == {}  # terminated by ABANDON: its ENI is available again
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_exhausted_pool_abandons_the_extra_launch(aws, events, launch):
@@ -308,7 +309,7 @@ def test_exhausted_pool_abandons_the_extra_launch(aws, events, launch):
     assert sorted(r["result"] for r in results) == ["ABANDON", "CONTINUE"]
     [abandoned] = [r for r in results if r["result"] == "ABANDON"]
     assert abandoned["reason"] == "pool_exhausted"
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_exhausted_pool_keeps_the_extra_launch_waiting(aws, events, launch):
@@ -328,7 +329,7 @@ def test_exhausted_pool_keeps_the_extra_launch_waiting(aws, events, launch):
     assert lifecycle_state(aws, iid) == "Pending:Wait"
     [action] = [a for a in moto_patches.lifecycle_actions() if a["instance_id"] == iid]
     assert action["state"] == "active" and action["heartbeats"] == 1
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 @pytest.mark.slow
@@ -351,7 +352,7 @@ def test_forced_races_are_recovered_on_moto(aws, events, launch, monkeypatch):
     assert sum(r["conflicts"] for r in results) > 0
     holders = held(aws, world.pool)
     assert len(holders) == n and all(len(e) == 1 for e in holders.values())
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_enis_outside_the_pool_are_never_touched(aws, events, launch):

@@ -10,11 +10,12 @@ import pytest
 
 from fixed_ip_local import moto_patches
 from fixed_ip_local.events import scheduled_event
-from fixed_ip_local.invariants import pool_enis, violations
+from fixed_ip_local.invariants import pool_enis
 from fixed_ip_local.lambda_runner import FunctionRunner, TemplateFunction, collect_logs
 from fixed_ip_local.metering import metered
 from fixed_ip_local.simulation import Simulation
 from fixed_ip_local.world import DOCUMENT_NAME, build_world, create_pool_eni
+from tests.faults.checks import pool_problems
 from tests.integration.test_launch_function import held, invoke_all, lifecycle_state, scale
 
 NO_GRACE = {
@@ -74,7 +75,7 @@ def test_terminate_releases_the_eni_and_a_duplicate_changes_nothing(aws, events,
         again = terminate.invoke(end)
     assert again["decision"] == "lifecycle_not_active" and again["reason"] == "no_pool_eni"
     assert meter.mutating() == {"autoscaling:CompleteLifecycleAction": 1}
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_sweeper_finishes_a_lost_launch(aws, events, sweeper):
@@ -88,7 +89,7 @@ def test_sweeper_finishes_a_lost_launch(aws, events, sweeper):
     assert moto_patches.os_hostname(iid) == "server-a1"
     [line] = sweeper.logs.decisions("lost_launch_finished")
     assert line["instance_id"] == iid and line["result"] == "CONTINUE"
-    assert violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
+    assert pool_problems(aws, world.group, world.pool) == []
 
 
 def test_sweeper_releases_a_leaked_eni_and_leaves_running_holders(aws, events, launch, sweeper):
@@ -175,7 +176,4 @@ def test_sweeper_and_controller_at_once_never_attach_one_eni_twice(aws, events, 
     holders = held(aws, world.pool)
     assert len(holders) == n and all(len(enis) == 1 for enis in holders.values())
     assert {lifecycle_state(aws, e["detail"]["EC2InstanceId"]) for e in events} == {"InService"}
-    assert (
-        passes
-        and violations(aws, world.group, world.pool, os_hostname=moto_patches.os_hostname) == []
-    )
+    assert passes and pool_problems(aws, world.group, world.pool) == []

@@ -207,7 +207,7 @@ def test_demo_abandons_an_instance_whose_os_cannot_configure_its_address(tmp_pat
     assert "controller: 1 CONTINUE, 1 ABANDON (os_address_failed)" in step
     # The script's own message, as the controller's log line carries it.
     assert "Gentoo Linux has none of amazon-ec2-net-utils" in step
-    assert "FAILED (unknown; missing address, rule, table route)" in step
+    assert "FAILED (none; missing address, rule, table route)" in step
     assert "replacement i-" in step and "got the same address and went InService" in step
     log = [json.loads(line) for line in (tmp_path / "controller.log").read_text().splitlines()]
     abandoned = [

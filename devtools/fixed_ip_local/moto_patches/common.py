@@ -56,10 +56,6 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _iso_z(ts: float) -> str:
-    return _dt(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _region(region: str | None) -> str:
     return region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 

@@ -30,10 +30,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-RESULT_PREFIX = "FIXED_IP_RESULT "
+from fixed_ip.os_config import RESULT_PREFIX
+
 MODES = ("configure", "verify", "skip")
 # The real script waits this long for a hot-plugged interface (FIXED_IP_WAIT_SECONDS).
-WAIT_SECONDS = 40
+WAIT_SECONDS = 25
 CONFIGURABLE = ("netplan", "networkmanager", "networkd")
 
 
@@ -68,7 +69,8 @@ DISTRIBUTIONS: dict[str, Distribution] = {
         "Flatcar Container Linux by Kinvolk 4081.2.0", "networkd", "eth", ("Flatcar", "4081.2.0")
     ),
     # The fault knob: nothing the script knows manages the network here.
-    "unknown": Distribution("Gentoo Linux", "unknown", "eth", ("Gentoo", "2.17")),
+    # (The script's `manager` for it is "none".)
+    "unknown": Distribution("Gentoo Linux", "none", "eth", ("Gentoo", "2.17")),
 }
 DEFAULT_DISTRIBUTION = "amazon-linux-2023"
 
@@ -249,7 +251,9 @@ def _configure(instance: Any, parameters: dict[str, Any]) -> tuple[bool, str, st
         present = config is not None and config.address == address and address in owned
         run.report.update(address_present=present, rule_present=present)
         run.report["table_route_present"] = present
-        if mode == "configure" and config is not None:
+        # As the script: persisted only once the address is verified (ec2-net-utils writes
+        # its configuration again at every boot, but only what it has configured).
+        if mode == "configure" and config is not None and present:
             run.report["persisted"] = config.persisted
     if run.host:
         if (state.host_name or "").lower() != run.host.lower():
